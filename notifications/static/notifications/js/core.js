@@ -1,0 +1,476 @@
+// The client's pure logic: no DOM, no globals, so Node's test runner can exercise all of it.
+// notifications.js wires these pieces to the page, the WebSocket and the other tabs.
+
+/** The largest count a badge shows before it reads "99+". */
+export const BADGE_CAP = 99;
+
+/**
+ * The text of the bell badge: "" for 0 (the badge is hidden), the count, or "99+" past the cap.
+ * @param {number} count
+ * @param {number} [cap]
+ * @returns {string}
+ */
+export function badgeText(count, cap = BADGE_CAP) {
+  const n = Math.floor(Number(count));
+  if (!Number.isFinite(n) || n <= 0) return "";
+  return n > cap ? `${cap}+` : String(n);
+}
+
+/**
+ * Exponential backoff with full jitter: a delay drawn uniformly from [0, min(cap, base * 2^attempt)).
+ * @param {number} attempt 0 for the first retry
+ * @param {{base?: number, cap?: number, random?: () => number}} [options]
+ * @returns {number} milliseconds, an integer
+ */
+export function backoffDelay(attempt, { base = 1000, cap = 30000, random = Math.random } = {}) {
+  const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt));
+  return Math.floor(random() * ceiling);
+}
+
+/** Consecutive reconnect attempts: next() grows the delay, reset() after a successful connect. */
+export class Backoff {
+  /** @param {{base?: number, cap?: number, random?: () => number}} [options] */
+  constructor(options = {}) {
+    this.options = options;
+    this.attempt = 0;
+  }
+
+  /** @returns {number} the delay before the next attempt, in milliseconds */
+  next() {
+    const delay = backoffDelay(this.attempt, this.options);
+    // 2^32 is past any cap; stopping there keeps the arithmetic finite.
+    this.attempt = Math.min(this.attempt + 1, 32);
+    return delay;
+  }
+
+  reset() {
+    this.attempt = 0;
+  }
+}
+
+/**
+ * Tracks the seqs a client has seen: dedupes, and notices gaps.
+ *
+ * `since` is the largest seq below which nothing is missing: it is what `?since=` and `sync` send.
+ * Seqs seen above a gap are remembered so that the replay that fills the gap shows each one once.
+ */
+export class SeqTracker {
+  /** @param {number} [since] */
+  constructor(since = 0) {
+    this.reset(since);
+  }
+
+  /** @param {number} since forget everything and start after this seq */
+  reset(since = 0) {
+    this.since = Math.max(0, Math.floor(Number(since)) || 0);
+    /** @type {Set<number>} */
+    this.ahead = new Set();
+    /** @type {number | null} the `since` a sync was last asked for */
+    this.requested = null;
+  }
+
+  /** True while some seq below the highest one seen is missing. */
+  get hasGap() {
+    return this.ahead.size > 0;
+  }
+
+  /** The highest seq seen. */
+  get highest() {
+    return Math.max(this.since, ...this.ahead);
+  }
+
+  /**
+   * Records a seq.
+   * @param {number} seq
+   * @returns {{fresh: boolean, sync: number | null}} fresh: first time seen (show it);
+   *   sync: ask the server for `sync {since: sync}` (a new gap), else null
+   */
+  accept(seq) {
+    if (!Number.isInteger(seq) || seq <= 0) return { fresh: false, sync: null };
+    if (seq <= this.since || this.ahead.has(seq)) return { fresh: false, sync: null };
+    if (seq === this.since + 1) {
+      this.since = seq;
+      while (this.ahead.has(this.since + 1)) {
+        this.since += 1;
+        this.ahead.delete(this.since);
+      }
+      if (!this.hasGap) this.requested = null;
+      return { fresh: true, sync: null };
+    }
+    this.ahead.add(seq);
+    if (this.requested === this.since) return { fresh: true, sync: null };
+    this.requested = this.since;
+    return { fresh: true, sync: this.since };
+  }
+
+  /**
+   * Asks again for a gap that is still open (after a reconnect): returns the `since` to sync from, or null.
+   * @returns {number | null}
+   */
+  retry() {
+    if (!this.hasGap) return null;
+    this.requested = this.since;
+    return this.since;
+  }
+
+  /**
+   * Declares the open gaps permanent (the missing notifications were deleted before this client saw them):
+   * `since` jumps to the highest seq seen.
+   */
+  settle() {
+    this.since = this.highest;
+    this.ahead.clear();
+    this.requested = null;
+  }
+}
+
+/**
+ * The href a notification url may become: a same-origin path ("/x", not "//x" or "/\x") or an http(s) URL.
+ * Anything else (javascript:, data:, protocol-relative, relative paths) gives null: render no link.
+ * @param {unknown} url
+ * @returns {string | null}
+ */
+export function safeHref(url) {
+  if (typeof url !== "string" || url === "") return null;
+  // Browsers strip these characters from URLs, which would let "java\tscript:" or " //evil" slip through.
+  if (/[\u0000-\u0020\u007f-\u009f]/.test(url)) return null;
+  if (url.startsWith("/")) {
+    return url.startsWith("//") || url.startsWith("/\\") ? null : url;
+  }
+  return /^https?:\/\/[^/\\]/i.test(url) ? url : null;
+}
+
+/**
+ * The WebSocket URL for a page location: wss on https, ws otherwise, with `?since=` to resume.
+ * @param {{protocol: string, host: string}} location
+ * @param {string} path e.g. "/ws/notifications/"
+ * @param {number} since
+ * @returns {string}
+ */
+export function socketUrl(location, path, since) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const query = `since=${Math.max(0, Math.floor(Number(since)) || 0)}`;
+  const separator = path.includes("?") ? "&" : "?";
+  return `${scheme}//${location.host}${path}${separator}${query}`;
+}
+
+/**
+ * Normalises ids given to markRead()/delete(): a list of positive integers, deduplicated, in order.
+ * @param {unknown} ids a number or an iterable of numbers or numeric strings
+ * @returns {number[]}
+ */
+export function normalizeIds(ids) {
+  const list = typeof ids === "number" || typeof ids === "string" ? [ids] : Array.from(ids ?? []);
+  const out = [];
+  for (const raw of list) {
+    const id = Number(raw);
+    if (Number.isInteger(id) && id > 0 && !out.includes(id)) out.push(id);
+  }
+  return out;
+}
+
+/**
+ * What one tab knows: the latest notifications (newest first, at most `limit`) and the unread count.
+ *
+ * The unread count comes from the server (exact in every `welcome`, `read`, `unread`, `deleted` frame);
+ * between those frames a fresh unread notification adds one, unless the count it was given already
+ * included that seq (catch-up replays seqs that the `welcome` count covers).
+ */
+export class NotificationStore {
+  /**
+   * @param {{items?: object[], unreadCount?: number, countedThrough?: number, limit?: number}} [init]
+   */
+  constructor({ items = [], unreadCount = 0, countedThrough = 0, limit = 20 } = {}) {
+    this.limit = limit;
+    /** @type {object[]} */
+    this.items = [];
+    this.unreadCount = Math.max(0, Number(unreadCount) || 0);
+    this.counted = new SeqTracker(countedThrough);
+    for (const item of items) this.insert(item);
+  }
+
+  /**
+   * Replaces everything with a fresh snapshot (from the HTTP API).
+   * @param {object[]} items
+   * @param {number} unreadCount
+   * @param {number} lastSeq
+   */
+  replace(items, unreadCount, lastSeq) {
+    this.items = [];
+    for (const item of items) this.insert(item);
+    this.setCount(unreadCount, lastSeq);
+  }
+
+  /**
+   * An exact count from the server, covering every seq up to lastSeq when given.
+   * @param {number} unreadCount
+   * @param {number} [lastSeq]
+   */
+  setCount(unreadCount, lastSeq) {
+    const n = Number(unreadCount);
+    if (Number.isFinite(n)) this.unreadCount = Math.max(0, Math.floor(n));
+    if (lastSeq !== undefined) this.counted.reset(lastSeq);
+  }
+
+  /**
+   * A notification arrived (the caller has already deduped it by seq).
+   * @param {{id: number, seq: number, read?: boolean}} notification
+   */
+  add(notification) {
+    if (this.counted.accept(notification.seq).fresh && !notification.read) this.unreadCount += 1;
+    this.insert(notification);
+  }
+
+  /** @param {{id: number, seq: number}} notification */
+  insert(notification) {
+    if (!notification || this.items.some((item) => item.id === notification.id)) return;
+    this.items.push({ ...notification });
+    this.items.sort((a, b) => b.seq - a.seq);
+    if (this.items.length > this.limit) this.items.length = this.limit;
+  }
+
+  /**
+   * @param {number[]} ids
+   * @param {boolean} read
+   * @param {number} [unreadCount]
+   */
+  setRead(ids, read, unreadCount) {
+    const wanted = new Set(ids);
+    this.items = this.items.map((item) => (wanted.has(item.id) ? { ...item, read } : item));
+    this.setCount(unreadCount ?? this.unreadCount);
+  }
+
+  /**
+   * @param {number[]} ids
+   * @param {number} [unreadCount]
+   */
+  remove(ids, unreadCount) {
+    const gone = new Set(ids);
+    this.items = this.items.filter((item) => !gone.has(item.id));
+    this.setCount(unreadCount ?? this.unreadCount);
+  }
+}
+
+/**
+ * Which tabs are visible, as the leader hears it over the BroadcastChannel.
+ * A native notification is shown only when no tab is visible.
+ */
+export class VisibilityRegistry {
+  constructor() {
+    /** @type {Map<string, boolean>} */
+    this.tabs = new Map();
+  }
+
+  /**
+   * @param {string} tabId
+   * @param {boolean} visible
+   */
+  set(tabId, visible) {
+    this.tabs.set(tabId, Boolean(visible));
+  }
+
+  /** @param {string} tabId a tab that closed */
+  forget(tabId) {
+    this.tabs.delete(tabId);
+  }
+
+  /** @returns {boolean} */
+  anyVisible() {
+    for (const visible of this.tabs.values()) if (visible) return true;
+    return false;
+  }
+}
+
+/**
+ * One WebSocket with reconnects, keep-alive and the 4401 stop rule. Everything it touches is injected,
+ * so tests drive it with a fake socket and a fake clock.
+ *
+ * States reported to onState: "connecting", "open", "closed".
+ */
+export class Connection {
+  /**
+   * @param {{
+   *   url: () => string,
+   *   onFrame: (frame: any) => void,
+   *   onState?: (state: string, info?: {code?: number, final?: boolean, delay?: number}) => void,
+   *   WebSocket?: any,
+   *   backoff?: Backoff,
+   *   pingInterval?: number,
+   *   pongTimeout?: number,
+   *   timers?: {setTimeout: Function, clearTimeout: Function},
+   * }} options
+   */
+  constructor({
+    url,
+    onFrame,
+    onState = () => {},
+    WebSocket = globalThis.WebSocket,
+    backoff = new Backoff(),
+    pingInterval = 25000,
+    pongTimeout = 10000,
+    timers = globalThis,
+  }) {
+    this.url = url;
+    this.onFrame = onFrame;
+    this.onState = onState;
+    this.WebSocketImpl = WebSocket;
+    this.backoff = backoff;
+    this.pingInterval = pingInterval;
+    this.pongTimeout = pongTimeout;
+    this.timers = timers;
+    this.socket = null;
+    this.state = "closed";
+    this.stopped = true;
+    this.retryTimer = null;
+    this.pingTimer = null;
+    this.pongTimer = null;
+  }
+
+  get isOpen() {
+    return this.state === "open";
+  }
+
+  /** Opens the socket (and keeps it open) until stop() or a 4401 close. */
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Closes the socket for good. */
+  stop() {
+    this.stopped = true;
+    this.clearTimer("retryTimer");
+    this.drop(1000);
+  }
+
+  /** If a reconnect is scheduled, try now (the browser came back online). */
+  reconnectNow() {
+    if (this.stopped || this.retryTimer === null) return;
+    this.clearTimer("retryTimer");
+    this.connect();
+  }
+
+  /**
+   * Sends a client frame if the socket is open.
+   * @param {object} frame
+   * @returns {boolean} whether it was sent
+   */
+  send(frame) {
+    if (!this.isOpen || !this.socket) return false;
+    try {
+      this.socket.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  connect() {
+    this.setState("connecting");
+    let socket;
+    try {
+      socket = new this.WebSocketImpl(this.url());
+    } catch {
+      this.closed({ code: 1006 });
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.setState("open");
+      this.schedulePing();
+    };
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (!frame || typeof frame !== "object") return;
+      if (frame.type === "pong") {
+        this.clearTimer("pongTimer");
+        return;
+      }
+      if (frame.type === "welcome") this.backoff.reset();
+      this.onFrame(frame);
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.closed(event);
+    };
+    socket.onerror = () => {};
+  }
+
+  /** @param {{code?: number}} event */
+  closed(event) {
+    this.socket = null;
+    this.clearTimer("pingTimer");
+    this.clearTimer("pongTimer");
+    const code = event?.code;
+    if (code === 4401) this.stopped = true;
+    if (this.stopped) {
+      this.setState("closed", { code, final: true });
+      return;
+    }
+    const delay = this.backoff.next();
+    this.setState("closed", { code, final: false, delay });
+    this.retryTimer = this.timers.setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.stopped) this.connect();
+    }, delay);
+  }
+
+  schedulePing() {
+    this.clearTimer("pingTimer");
+    this.pingTimer = this.timers.setTimeout(() => {
+      this.pingTimer = null;
+      if (!this.send({ type: "ping" })) return;
+      this.clearTimer("pongTimer");
+      // No pong in time: the connection is dead even if the browser has not noticed yet.
+      this.pongTimer = this.timers.setTimeout(() => {
+        this.pongTimer = null;
+        this.drop(4000);
+      }, this.pongTimeout);
+      this.schedulePing();
+    }, this.pingInterval);
+  }
+
+  /**
+   * Closes the current socket now and handles it as closed (reconnecting unless stopped).
+   * @param {number} code
+   */
+  drop(code) {
+    const socket = this.socket;
+    if (!socket) {
+      if (this.stopped && this.state !== "closed") this.setState("closed", { final: true });
+      return;
+    }
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    try {
+      socket.close(code === 1000 ? 1000 : 4000);
+    } catch {
+      // already closing
+    }
+    this.closed({ code });
+  }
+
+  /** @param {"retryTimer" | "pingTimer" | "pongTimer"} name */
+  clearTimer(name) {
+    if (this[name] !== null) {
+      this.timers.clearTimeout(this[name]);
+      this[name] = null;
+    }
+  }
+
+  /**
+   * @param {string} state
+   * @param {object} [info]
+   */
+  setState(state, info = {}) {
+    this.state = state;
+    this.onState(state, info);
+  }
+}
