@@ -1,0 +1,360 @@
+"""The public Python API: create notifications, change their read state, read counts.
+
+Every function runs in the caller's transaction (or its own, in autocommit); live delivery and signals
+happen only after commit, never after a rollback, and a failing channel layer never raises here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import models, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from notifications import delivery, protocol, signals
+from notifications.conf import app_settings
+from notifications.constants import (
+    CATEGORY_MAX_LENGTH,
+    DISPLAY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    URL_MAX_LENGTH,
+    VERB_MAX_LENGTH,
+    Level,
+)
+from notifications.exceptions import InvalidNotification, InvalidRecipients, NotificationNotFound
+from notifications.models import InboxState, Notification
+
+__all__ = [
+    "adelete",
+    "amark_all_read",
+    "amark_read",
+    "anotify",
+    "aunread_count",
+    "delete",
+    "mark_all_read",
+    "mark_read",
+    "mark_unread",
+    "notify",
+    "unread_count",
+]
+
+Recipients = AbstractBaseUser | Iterable[AbstractBaseUser] | models.QuerySet[Any] | Group
+
+
+def notify(
+    recipients: Recipients,
+    verb: str,
+    *,
+    actor: models.Model | None = None,
+    target: models.Model | None = None,
+    action_object: models.Model | None = None,
+    title: str = "",
+    body: str = "",
+    url: str = "",
+    level: str = Level.INFO,
+    category: str = "",
+    data: Any = None,
+) -> list[Notification]:
+    """Create one notification per recipient; deliver them live after commit."""
+    fields = _notification_fields(
+        verb=verb,
+        actor=actor,
+        target=target,
+        action_object=action_object,
+        title=title,
+        body=body,
+        url=url,
+        level=level,
+        category=category,
+        data=data,
+    )
+    user_pks = _recipient_pks(recipients)
+    if not user_pks:
+        return []
+    using = router.db_for_write(Notification)
+    created: list[Notification] = []
+    batch = max(1, int(app_settings.BATCH_SIZE))
+    with transaction.atomic(using=using):
+        for start in range(0, len(user_pks), batch):
+            created += _create(user_pks[start : start + batch], fields, using)
+        transaction.on_commit(lambda: _created(created), using=using, robust=True)
+    return created
+
+
+def _create(user_pks: Sequence[Any], fields: dict[str, Any], using: str) -> list[Notification]:
+    """Allocate one seq per user and insert: a constant number of queries for the whole batch."""
+    states = InboxState.objects.using(using)
+    states.bulk_create([InboxState(user_id=pk) for pk in user_pks], ignore_conflicts=True)
+    # Lock the inbox rows in a fixed order: concurrent notify() calls serialise per user, never
+    # deadlock, and each sees the seq the previous one committed.
+    last_seqs = dict(
+        states.select_for_update()
+        .filter(user_id__in=user_pks)
+        .order_by("pk")
+        .values_list("user_id", "last_seq")
+    )
+    states.filter(user_id__in=user_pks).update(
+        last_seq=F("last_seq") + 1, unread_count=F("unread_count") + 1
+    )
+    now = timezone.now()
+    rows = [
+        Notification(recipient_id=pk, seq=last_seqs[pk] + 1, created_at=now, **fields)
+        for pk in user_pks
+    ]
+    return Notification.objects.using(using).bulk_create(rows)
+
+
+def _created(notifications: list[Notification]) -> None:
+    delivery.send(delivery.notification_messages(notifications))
+    signals.notification_created.send(sender=Notification, notifications=notifications)
+
+
+def _recipient_pks(recipients: Any) -> list[Any]:
+    user_model = get_user_model()
+    if isinstance(recipients, Group):
+        qs = user_model._default_manager.filter(groups=recipients, is_active=True)
+        return list(qs.order_by("pk").values_list("pk", flat=True))
+    if isinstance(recipients, models.QuerySet):
+        if not issubclass(recipients.model, user_model):
+            raise InvalidRecipients(
+                f"A QuerySet of recipients must be of {user_model.__name__}, "
+                f"not {recipients.model.__name__}."
+            )
+        return list(recipients.order_by().values_list("pk", flat=True).distinct())
+    if isinstance(recipients, user_model):
+        recipients = [recipients]
+    if isinstance(recipients, str | bytes) or not isinstance(recipients, Iterable):
+        raise InvalidRecipients(
+            "recipients must be a user, an iterable of users, a user QuerySet or an auth Group, "
+            f"not {type(recipients).__name__}."
+        )
+    pks: dict[Any, None] = {}
+    for user in recipients:
+        if isinstance(user, AnonymousUser) or not isinstance(user, user_model):
+            raise InvalidRecipients(
+                f"Every recipient must be a saved {user_model.__name__}, not {user!r}."
+            )
+        if user.pk is None:
+            raise InvalidRecipients(f"Recipient {user!r} is not saved.")
+        pks[user.pk] = None
+    return list(pks)
+
+
+def _related_fields(name: str, obj: models.Model | None) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if not isinstance(obj, models.Model) or obj.pk is None:
+        raise InvalidNotification(f"{name} must be a saved model instance, not {obj!r}.")
+    return {name: obj, f"{name}_display": str(obj)[:DISPLAY_MAX_LENGTH]}
+
+
+def clean_url(url: Any) -> str:
+    """Accept "", a path starting with "/", or an http(s) URL; anything else is refused."""
+    if not isinstance(url, str):
+        raise InvalidNotification("url must be a string.")
+    if not url:
+        return ""
+    if len(url) > URL_MAX_LENGTH:
+        raise InvalidNotification(f"url is longer than {URL_MAX_LENGTH} characters.")
+    if "\\" in url or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise InvalidNotification("url must not contain whitespace, control characters or '\\'.")
+    if url.startswith("/"):
+        if url.startswith("//"):
+            raise InvalidNotification("url must not be protocol-relative ('//host').")
+        return url
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise InvalidNotification(
+            f"url must be a relative path starting with '/' or an http(s) URL, not {url!r}."
+        ) from None
+    return url
+
+
+def _clean_text(name: str, value: Any, max_length: int | None, *, required: bool = False) -> str:
+    if not isinstance(value, str):
+        raise InvalidNotification(f"{name} must be a string, not {type(value).__name__}.")
+    if required and not value.strip():
+        raise InvalidNotification(f"{name} must not be empty.")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidNotification(f"{name} is longer than {max_length} characters.")
+    return value
+
+
+def _notification_fields(
+    *,
+    verb: Any,
+    actor: Any,
+    target: Any,
+    action_object: Any,
+    title: Any,
+    body: Any,
+    url: Any,
+    level: Any,
+    category: Any,
+    data: Any,
+) -> dict[str, Any]:
+    if level not in Level.values:
+        raise InvalidNotification(f"level must be one of {', '.join(Level.values)}, not {level!r}.")
+    category = _clean_text("category", category, CATEGORY_MAX_LENGTH)
+    if category and not all(ch.isascii() and (ch.isalnum() or ch in "_.:-") for ch in category):
+        raise InvalidNotification(
+            "category must be a short key of ASCII letters, digits, '_', '.', ':' or '-'."
+        )
+    try:
+        # Stored and sent as plain JSON: what the client gets is exactly what was stored.
+        data = json.loads(json.dumps({} if data is None else data, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidNotification(f"data must be JSON-serializable: {exc}") from None
+    return {
+        "verb": _clean_text("verb", verb, VERB_MAX_LENGTH, required=True),
+        "title": _clean_text("title", title, TITLE_MAX_LENGTH),
+        "body": _clean_text("body", body, None),
+        "url": clean_url(url),
+        "level": str(level),
+        "category": category,
+        "data": data,
+        **_related_fields("actor", actor),
+        **_related_fields("target", target),
+        **_related_fields("action_object", action_object),
+    }
+
+
+# Read state. Each change locks the user's inbox row first, so the unread count stays exact.
+
+
+def clean_ids(ids: Any) -> list[int]:
+    """Validate a list of notification ids (as the API functions take them)."""
+    if isinstance(ids, int) and not isinstance(ids, bool):
+        ids = [ids]
+    try:
+        return list(protocol.parse_ids(list(ids), max_ids=int(app_settings.MAX_IDS)))
+    except (TypeError, protocol.ProtocolError) as exc:
+        raise InvalidNotification(
+            f"ids must be a list of 1 to {app_settings.MAX_IDS} notification ids."
+        ) from exc
+
+
+def _locked_state(user: Any, using: str) -> InboxState:
+    InboxState.objects.using(using).get_or_create(user_id=user.pk)
+    return InboxState.objects.using(using).select_for_update().get(user_id=user.pk)
+
+
+def _owned(user: Any, ids: list[int], using: str) -> dict[int, Any]:
+    owned = dict(
+        Notification.objects.using(using)
+        .filter(recipient_id=user.pk, pk__in=ids)
+        .values_list("pk", "read_at")
+    )
+    missing = [pk for pk in ids if pk not in owned]
+    if missing:
+        raise NotificationNotFound(missing)
+    return owned
+
+
+def _after_commit(user: Any, kind: str, ids: list[int], unread: int, using: str) -> None:
+    signal = {
+        protocol.READ: signals.notifications_read,
+        protocol.UNREAD: signals.notifications_unread,
+        protocol.DELETED: signals.notifications_deleted,
+    }[kind]
+
+    def publish() -> None:
+        delivery.send(delivery.frame_messages({user.pk: protocol.ids_frame(kind, ids, unread)}))
+        signal.send(sender=Notification, user=user, ids=ids)
+
+    transaction.on_commit(publish, using=using, robust=True)
+
+
+def _set_read(user: Any, ids: list[int] | None, *, read: bool) -> list[int]:
+    using = router.db_for_write(Notification)
+    with transaction.atomic(using=using):
+        state = _locked_state(user, using)
+        if ids is None:
+            changed = list(
+                Notification.objects.using(using)
+                .filter(recipient_id=user.pk, read_at__isnull=True)
+                .order_by("seq")
+                .values_list("pk", flat=True)
+            )
+        else:
+            owned = _owned(user, ids, using)
+            changed = [pk for pk in ids if (owned[pk] is None) == read]
+        if not changed:
+            return []
+        Notification.objects.using(using).filter(pk__in=changed).update(
+            read_at=timezone.now() if read else None
+        )
+        delta = -len(changed) if read else len(changed)
+        state.unread_count += delta
+        InboxState.objects.using(using).filter(pk=state.pk).update(
+            unread_count=F("unread_count") + delta
+        )
+        _after_commit(
+            user, protocol.READ if read else protocol.UNREAD, changed, state.unread_count, using
+        )
+    return changed
+
+
+def mark_read(user: Any, ids: Any) -> list[int]:
+    """Mark the user's notifications read; return the ids that changed. Foreign ids raise."""
+    return _set_read(user, clean_ids(ids), read=True)
+
+
+def mark_unread(user: Any, ids: Any) -> list[int]:
+    """Mark the user's notifications unread again; return the ids that changed."""
+    return _set_read(user, clean_ids(ids), read=False)
+
+
+def mark_all_read(user: Any) -> list[int]:
+    """Mark every unread notification of the user read; return their ids."""
+    return _set_read(user, None, read=True)
+
+
+def delete(user: Any, ids: Any) -> list[int]:
+    """Delete the user's notifications; return the ids deleted. Foreign ids raise."""
+    wanted = clean_ids(ids)
+    using = router.db_for_write(Notification)
+    with transaction.atomic(using=using):
+        state = _locked_state(user, using)
+        owned = _owned(user, wanted, using)
+        unread = sum(1 for read_at in owned.values() if read_at is None)
+        # QuerySet.delete() takes the unread ones off the count in the same transaction.
+        Notification.objects.using(using).filter(pk__in=wanted).delete()
+        _after_commit(user, protocol.DELETED, wanted, state.unread_count - unread, using)
+    return wanted
+
+
+def unread_count(user: Any) -> int:
+    """The user's unread count: one primary-key lookup, no COUNT."""
+    return inbox(user)[0]
+
+
+def inbox(user: Any) -> tuple[int, int]:
+    """(unread_count, last_seq) of the user."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return (0, 0)
+    row = InboxState.objects.filter(user_id=user.pk).values_list("unread_count", "last_seq").first()
+    return row or (0, 0)
+
+
+def since(user: Any, seq: int, limit: int) -> list[Notification]:
+    """The user's notifications with a seq above `seq`, oldest first, at most `limit`."""
+    return list(
+        Notification.objects.filter(recipient_id=user.pk, seq__gt=seq).order_by("seq")[:limit]
+    )
+
+
+anotify = sync_to_async(notify)
+amark_read = sync_to_async(mark_read)
+amark_all_read = sync_to_async(mark_all_read)
+adelete = sync_to_async(delete)
+aunread_count = sync_to_async(unread_count)

@@ -1,0 +1,149 @@
+"""Live delivery: after-commit publishing to the recipients' channel-layer groups.
+
+The database is the source of truth; this is only the fast path, and it never raises into the caller.
+Whatever it fails to deliver, a client gets from the database on reconnect (catch-up by seq).
+
+Sync callers (views, commands, workers) must not pay for a new event loop and a new Redis connection
+per send, which is what a bare ``async_to_sync(group_send)`` costs outside a server. So:
+
+- in a thread that a server's event loop runs through ``sync_to_async`` (views under daphne, consumers),
+  one ``async_to_sync`` per batch runs the sends on that loop, with that loop's connection pool;
+- anywhere else, the sends run on one long-lived publisher loop in a daemon thread, whose connection
+  pool lives as long as the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+from asgiref.sync import SyncToAsync, async_to_sync
+from channels.layers import get_channel_layer
+
+from notifications import protocol
+from notifications.conf import app_settings
+
+logger = logging.getLogger("notifications.delivery")
+
+Message = tuple[str, dict[str, Any]]
+
+
+class _PublisherLoop:
+    """One event loop in a daemon thread, started on first use and restarted after a fork."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        # The thread does not survive fork(); the child starts its own on first use.
+        self._lock = threading.Lock()
+        self._loop = None
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="notifications-publisher", daemon=True
+                )
+                thread.start()
+                self._loop = loop
+            return self._loop
+
+
+_publisher = _PublisherLoop()
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that runs this thread through sync_to_async, if any (as async_to_sync finds it)."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    pid = getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None)
+    if loop is not None and pid == os.getpid() and loop.is_running():
+        return loop  # type: ignore[no-any-return]
+    return None
+
+
+def run_sync(make: Callable[[], Awaitable[None]]) -> None:
+    """Run a coroutine from sync code on the right loop and wait for it."""
+    if _server_loop() is not None:
+        async_to_sync(_as_coroutine)(make)
+        return
+    future = asyncio.run_coroutine_threadsafe(_as_coroutine(make), _publisher.get())
+    future.result()
+
+
+async def _as_coroutine(make: Callable[[], Awaitable[None]]) -> None:
+    await make()
+
+
+async def send_async(messages: Sequence[Message]) -> None:
+    """Group-send every message, ``PUBLISH_CONCURRENCY`` at a time; log failures, never raise.
+
+    On the first failure the rest are dropped: a layer that is down or hanging would otherwise cost a
+    timeout per message, and the database already holds everything for catch-up.
+    """
+    if not messages:
+        return
+    layer = get_channel_layer(app_settings.CHANNEL_LAYER)
+    if layer is None:
+        logger.warning("No channel layer %r: live delivery is off.", app_settings.CHANNEL_LAYER)
+        return
+    timeout = float(app_settings.PUBLISH_TIMEOUT)
+    step = max(1, int(app_settings.PUBLISH_CONCURRENCY))
+    for start in range(0, len(messages), step):
+        chunk = messages[start : start + step]
+        results = await asyncio.gather(
+            *(asyncio.wait_for(layer.group_send(group, msg), timeout) for group, msg in chunk),
+            return_exceptions=True,
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            logger.warning(
+                "Live delivery failed (%s: %s); %d of %d messages not sent. "
+                "Recipients get them from the database when they reconnect.",
+                type(errors[0]).__name__,
+                errors[0],
+                len(messages) - start - (len(chunk) - len(errors)),
+                len(messages),
+            )
+            return
+
+
+def send(messages: Sequence[Message]) -> None:
+    """``send_async`` for sync code. Never raises."""
+    if not messages:
+        return
+    try:
+        run_sync(lambda: send_async(messages))
+    except Exception:
+        logger.exception("Live delivery failed; recipients get it from the database on reconnect.")
+
+
+def notification_messages(notifications: Iterable[Any]) -> list[Message]:
+    """One push per notification to its recipient's group, each frame encoded once."""
+    return [
+        (
+            protocol.user_group(n.recipient_id),
+            protocol.push_message(n.seq, protocol.notification_frame(n)),
+        )
+        for n in notifications
+    ]
+
+
+def frame_messages(frames: dict[Any, str]) -> list[Message]:
+    """{user pk: frame text} -> messages to those users' groups."""
+    return [
+        (protocol.user_group(user_pk), protocol.frame_message(frame))
+        for user_pk, frame in frames.items()
+    ]
+
+
+def logout_messages(user_pk: Any) -> list[Message]:
+    return [(protocol.user_group(user_pk), protocol.logout_message())]

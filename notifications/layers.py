@@ -1,0 +1,53 @@
+"""A CHANNEL_LAYERS entry for channels-redis with settings that avoid its known traps.
+
+Usage in settings.py::
+
+    from notifications.layers import redis_channel_layer
+
+    CHANNEL_LAYERS = {"default": redis_channel_layer("redis://127.0.0.1:6379/0")}
+
+This module imports nothing from Django's app registry, so settings may import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# channels-redis blocks on Redis reads for up to this many seconds (RedisChannelLayer.brpop_timeout).
+REDIS_BLOCKING_SECONDS = 5
+# Above the blocking read, so redis-py never times out an idle server's read (close 1011 on daphne).
+REDIS_SOCKET_TIMEOUT = 30
+# One Redis list per server process holds the messages of all its sockets: size it for bursts.
+RECOMMENDED_CAPACITY = 10_000
+MINIMUM_CAPACITY = 1_000
+
+
+def redis_channel_layer(
+    url: str,
+    *,
+    capacity: int = RECOMMENDED_CAPACITY,
+    group_expiry: int = 86400,
+    expiry: int = 60,
+    prefix: str = "asgi",
+    socket_timeout: float = REDIS_SOCKET_TIMEOUT,
+    **host_options: Any,
+) -> dict[str, Any]:
+    """The CHANNEL_LAYERS entry for one Redis server at `url` (redis:// or rediss://)."""
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": url,
+                    "socket_timeout": socket_timeout,
+                    "socket_connect_timeout": 5,
+                    "health_check_interval": 15,
+                    **host_options,
+                }
+            ],
+            "capacity": capacity,
+            "group_expiry": group_expiry,
+            "expiry": expiry,
+            "prefix": prefix,
+        },
+    }

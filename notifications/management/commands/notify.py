@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from notifications.api import notify
+from notifications.constants import Level
+from notifications.exceptions import NotificationsError
+
+
+class Command(BaseCommand):
+    help = "Send a notification to users, by username, or to every active user with --all."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("usernames", nargs="*", help="Recipients, by username.")
+        parser.add_argument("--all", action="store_true", help="Every active user.")
+        parser.add_argument("--verb", required=True)
+        parser.add_argument("--title", default="")
+        parser.add_argument("--body", default="")
+        parser.add_argument("--url", default="")
+        parser.add_argument("--level", default=Level.INFO, choices=Level.values)
+        parser.add_argument("--category", default="")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        users = get_user_model()._default_manager
+        usernames: list[str] = options["usernames"]
+        if options["all"] == bool(usernames):
+            raise CommandError("Name the recipients, or pass --all (not both).")
+        if options["all"]:
+            recipients: Any = users.filter(is_active=True)
+        else:
+            field = get_user_model().USERNAME_FIELD
+            found = {getattr(u, field): u for u in users.filter(**{f"{field}__in": usernames})}
+            unknown = [name for name in usernames if name not in found]
+            if unknown:
+                raise CommandError(f"Unknown user(s): {', '.join(unknown)}.")
+            recipients = [found[name] for name in usernames]
+        try:
+            created = notify(
+                recipients,
+                options["verb"],
+                title=options["title"],
+                body=options["body"],
+                url=options["url"],
+                level=options["level"],
+                category=options["category"],
+            )
+        except NotificationsError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS(f"Notified {len(created)} user(s)."))

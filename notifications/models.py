@@ -1,0 +1,203 @@
+"""The inbox: one Notification row per recipient, and one InboxState row per user.
+
+``InboxState`` hands out ``seq`` inside the creating transaction (its row is the per-user lock) and keeps
+the unread count, so reading the count is a primary-key lookup, never a COUNT over notifications.
+Every change of read state goes through code that adjusts it in the same transaction: the api
+functions, and ``NotificationQuerySet.delete()`` / ``Notification.delete()``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from notifications.constants import (
+    CATEGORY_MAX_LENGTH,
+    DISPLAY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    URL_MAX_LENGTH,
+    VERB_MAX_LENGTH,
+    Level,
+)
+
+
+class InboxState(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="notification_inbox",
+    )
+    last_seq = models.PositiveBigIntegerField(default=0)
+    unread_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("inbox state")
+        verbose_name_plural = _("inbox states")
+
+    def __str__(self) -> str:
+        return f"inbox of {self.user_id}: {self.unread_count} unread, last seq {self.last_seq}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def for_user(self, user: Any) -> NotificationQuerySet:
+        return self.filter(recipient_id=user.pk)
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def read(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=False)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete, and take the unread ones off their recipients' unread counts."""
+        with transaction.atomic(using=self.db):
+            unread = Counter(
+                dict(
+                    self.filter(read_at__isnull=True)
+                    .order_by()
+                    .values_list("recipient_id")
+                    .annotate(n=models.Count("pk"))
+                    .values_list("recipient_id", "n")
+                )
+            )
+            result = super().delete()
+            _decrement_unread(unread, using=self.db)
+        return result
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+def _decrement_unread(per_user: Counter[Any], *, using: str) -> None:
+    # Few distinct counts in practice (usually 1 per user): one UPDATE per distinct amount.
+    by_amount: dict[int, list[Any]] = {}
+    for user_id, n in per_user.items():
+        if n:
+            by_amount.setdefault(n, []).append(user_id)
+    for n, user_ids in by_amount.items():
+        InboxState.objects.using(using).filter(user_id__in=user_ids).update(
+            unread_count=F("unread_count") - n
+        )
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    seq = models.PositiveBigIntegerField(
+        _("sequence number"), editable=False, help_text=_("1, 2, 3 ... per recipient.")
+    )
+    verb = models.CharField(_("verb"), max_length=VERB_MAX_LENGTH)
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    url = models.CharField(_("url"), max_length=URL_MAX_LENGTH, blank=True)
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
+    category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    actor_content_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor type"),
+    )
+    actor_object_id = models.CharField(_("actor id"), max_length=255, blank=True)
+    actor = GenericForeignKey("actor_content_type", "actor_object_id")
+    actor_display = models.CharField(_("actor display"), max_length=DISPLAY_MAX_LENGTH, blank=True)
+
+    target_content_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("target type"),
+    )
+    target_object_id = models.CharField(_("target id"), max_length=255, blank=True)
+    target = GenericForeignKey("target_content_type", "target_object_id")
+    target_display = models.CharField(
+        _("target display"), max_length=DISPLAY_MAX_LENGTH, blank=True
+    )
+
+    action_object_content_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("action object type"),
+    )
+    action_object_object_id = models.CharField(_("action object id"), max_length=255, blank=True)
+    action_object = GenericForeignKey("action_object_content_type", "action_object_object_id")
+    action_object_display = models.CharField(
+        _("action object display"), max_length=DISPLAY_MAX_LENGTH, blank=True
+    )
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects: ClassVar[NotificationQuerySet] = NotificationQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-pk"]
+        permissions = [("broadcast_notification", "Can broadcast notifications to many users")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "seq"], name="notifications_unique_recipient_seq"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["recipient", "seq"],
+                condition=Q(read_at__isnull=True),
+                name="notifications_unread_idx",
+            ),
+            models.Index(
+                fields=["actor_content_type", "actor_object_id"], name="notifications_actor_idx"
+            ),
+            models.Index(
+                fields=["target_content_type", "target_object_id"],
+                name="notifications_target_idx",
+            ),
+            models.Index(
+                fields=["action_object_content_type", "action_object_object_id"],
+                name="notifications_action_obj_idx",
+            ),
+            models.Index(fields=["created_at"], name="notifications_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.verb
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+    def delete(
+        self, using: str | None = None, keep_parents: bool = False
+    ) -> tuple[int, dict[str, int]]:
+        using = using or self._state.db or "default"
+        with transaction.atomic(using=using):
+            was_unread = (
+                type(self).objects.using(using).filter(pk=self.pk, read_at__isnull=True).exists()
+            )
+            result = super().delete(using=using, keep_parents=keep_parents)
+            if was_unread:
+                _decrement_unread(Counter({self.recipient_id: 1}), using=using)
+        return result

@@ -1,0 +1,214 @@
+"""The wire format, and nothing else: frame types, group names, encoding, validation.
+
+Frames are JSON text frames, each an object with a ``type``; docs/protocol.md documents them.
+Channel-layer messages between processes are built here too, so that a reader who wants to change the
+format opens this module and no other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+
+if TYPE_CHECKING:
+    from notifications.models import Notification
+
+# Server -> client frame types.
+WELCOME: Final = "welcome"
+NOTIFICATION: Final = "notification"
+READ: Final = "read"
+UNREAD: Final = "unread"
+DELETED: Final = "deleted"
+RESET: Final = "reset"
+ERROR: Final = "error"
+PONG: Final = "pong"
+
+# Client -> server frame types.
+MARK_READ: Final = "mark_read"
+MARK_ALL_READ: Final = "mark_all_read"
+DELETE: Final = "delete"
+PING: Final = "ping"
+SYNC: Final = "sync"
+CLIENT_TYPES: Final = frozenset({MARK_READ, MARK_ALL_READ, DELETE, PING, SYNC})
+
+# Error codes of `error` frames.
+INVALID_JSON: Final = "invalid_json"
+BINARY_NOT_SUPPORTED: Final = "binary_not_supported"
+UNKNOWN_TYPE: Final = "unknown_type"
+INVALID: Final = "invalid"
+NOT_FOUND: Final = "not_found"
+RATE_LIMITED: Final = "rate_limited"
+INVALID_SINCE: Final = "invalid_since"
+SERVER_ERROR: Final = "server_error"
+
+# Close codes.
+CLOSE_POLICY_VIOLATION: Final = 1008
+CLOSE_TOO_BIG: Final = 1009
+CLOSE_LOGGED_OUT: Final = 4401
+
+# Channel-layer message types (dispatched by Channels to `notifications_push` etc.).
+LAYER_PUSH: Final = "notifications.push"
+LAYER_FRAME: Final = "notifications.frame"
+LAYER_LOGOUT: Final = "notifications.logout"
+
+_GROUP_SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
+
+
+class ProtocolError(Exception):
+    """A client frame was refused; ``code`` and ``message`` go into the `error` frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def user_group(user_pk: Any) -> str:
+    """The channel-layer group of every socket of one user."""
+    key = str(user_pk)
+    if not _GROUP_SAFE.match(key):
+        # Group names allow ASCII letters, digits, '-', '_', '.' and < 100 characters.
+        key = "h" + hashlib.sha256(key.encode()).hexdigest()[:40]
+    return f"notifications.user.{key}"
+
+
+def _encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def _isoformat(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _related(content_type_id: int | None, object_id: str, display: str) -> dict[str, str] | None:
+    if content_type_id is None:
+        return None
+    # get_for_id is served from ContentType's cache after the first lookup: no SQL on the push path.
+    ct = ContentType.objects.get_for_id(content_type_id)
+    return {"type": f"{ct.app_label}.{ct.model}", "id": object_id, "display": display}
+
+
+def notification_payload(n: Notification) -> dict[str, Any]:
+    """The notification object of the protocol."""
+    return {
+        "id": n.pk,
+        "seq": n.seq,
+        "verb": n.verb,
+        "title": n.title,
+        "body": n.body,
+        "url": n.url,
+        "level": n.level,
+        "category": n.category,
+        "actor": _related(n.actor_content_type_id, n.actor_object_id, n.actor_display),
+        "target": _related(n.target_content_type_id, n.target_object_id, n.target_display),
+        "action_object": _related(
+            n.action_object_content_type_id, n.action_object_object_id, n.action_object_display
+        ),
+        "data": n.data,
+        "created_at": _isoformat(n.created_at),
+        "read": n.read_at is not None,
+    }
+
+
+def encode_json(value: Any) -> str:
+    """JSON text as the protocol writes it (also used by the HTTP API)."""
+    return _encode(value)
+
+
+def notification_frame(n: Notification) -> str:
+    return _encode({"type": NOTIFICATION, "notification": notification_payload(n)})
+
+
+def welcome_frame(unread_count: int, last_seq: int) -> str:
+    return _encode({"type": WELCOME, "unread_count": unread_count, "last_seq": last_seq})
+
+
+def ids_frame(kind: str, ids: list[int], unread_count: int) -> str:
+    assert kind in {READ, UNREAD, DELETED}
+    return _encode({"type": kind, "ids": ids, "unread_count": unread_count})
+
+
+def reset_frame(unread_count: int, last_seq: int) -> str:
+    return _encode({"type": RESET, "unread_count": unread_count, "last_seq": last_seq})
+
+
+def error_frame(code: str, message: str) -> str:
+    return _encode({"type": ERROR, "code": code, "message": message})
+
+
+PONG_FRAME: Final = _encode({"type": PONG})
+
+
+# Channel-layer messages. A push carries the frame text, encoded once, plus the seq the consumer
+# needs to dedupe and detect gaps without parsing it.
+
+
+def push_message(seq: int, frame: str) -> dict[str, Any]:
+    return {"type": LAYER_PUSH, "seq": seq, "frame": frame}
+
+
+def frame_message(frame: str) -> dict[str, Any]:
+    return {"type": LAYER_FRAME, "frame": frame}
+
+
+def logout_message() -> dict[str, Any]:
+    return {"type": LAYER_LOGOUT}
+
+
+# Client frames.
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    type: str
+    ids: tuple[int, ...] = ()
+    since: int = 0
+
+
+def parse_since(raw: str) -> int:
+    """A `since` cursor: a non-negative integer."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise ProtocolError(INVALID_SINCE, "`since` must be a non-negative integer.")
+    return int(raw)
+
+
+def parse_ids(value: Any, *, max_ids: int) -> tuple[int, ...]:
+    """A list of 1..max_ids notification ids (positive integers), deduplicated in order."""
+    if not isinstance(value, list) or not value:
+        raise ProtocolError(INVALID, "`ids` must be a non-empty list of integers.")
+    if len(value) > max_ids:
+        raise ProtocolError(INVALID, f"`ids` may hold at most {max_ids} ids.")
+    for item in value:
+        if not isinstance(item, int) or isinstance(item, bool) or not 0 < item < 2**63:
+            raise ProtocolError(INVALID, "`ids` must be a non-empty list of integers.")
+    return tuple(dict.fromkeys(value))
+
+
+def decode_client_frame(text: str, *, max_ids: int) -> Command:
+    """Validate one client text frame; raise ProtocolError with the `error` code to send."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError(INVALID_JSON, "The frame is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(INVALID_JSON, "The frame must be a JSON object.")
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        raise ProtocolError(
+            UNKNOWN_TYPE, f"`type` must be one of: {', '.join(sorted(CLIENT_TYPES))}."
+        )
+    if kind in {MARK_READ, DELETE}:
+        return Command(kind, ids=parse_ids(data.get("ids"), max_ids=max_ids))
+    if kind == SYNC:
+        since = data.get("since")
+        if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2**63:
+            raise ProtocolError(INVALID, "`since` must be a non-negative integer.")
+        return Command(kind, since=since)
+    return Command(kind)

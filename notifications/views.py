@@ -1,0 +1,154 @@
+"""JSON HTTP API, scoped to the signed-in user. Changes need POST and a CSRF token.
+
+Errors are JSON: ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from notifications import api, protocol
+from notifications.conf import app_settings
+from notifications.exceptions import InvalidNotification, NotificationNotFound
+from notifications.models import Notification
+
+View = Callable[..., HttpResponse]
+
+
+def error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    # Django's CSRF check, answering JSON instead of the HTML failure page.
+    def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
+        return error(403, "csrf_failed", f"CSRF verification failed: {reason}")
+
+
+def _get_response(request: HttpRequest) -> HttpResponse:  # never called: the check only rejects
+    return HttpResponse()
+
+
+def json_endpoint(*, methods: tuple[str, ...]) -> Callable[[View], View]:
+    """Allowed methods, signed-in user, CSRF on POST, JSON errors."""
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                response = error(
+                    405, "method_not_allowed", f"Use {' or '.join(methods)} for this endpoint."
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            if not request.user.is_authenticated:
+                return error(401, "not_authenticated", "Sign in to use notifications.")
+            if request.method == "POST":
+                check = _CsrfCheck(_get_response)
+                check.process_request(request)
+                rejected = check.process_view(request, None, (), {})  # type: ignore[arg-type]
+                if rejected is not None:
+                    return rejected
+            try:
+                return view(request, *args, **kwargs)
+            except NotificationNotFound as exc:
+                return error(404, "not_found", str(exc))
+            except InvalidNotification as exc:
+                return error(400, "invalid", str(exc))
+
+        return wrapper
+
+    return decorate
+
+
+def _ids(request: HttpRequest) -> list[int]:
+    """ids from a JSON body {"ids": [...]} or from form fields ids=1&ids=2."""
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            raise InvalidNotification("The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise InvalidNotification('The body must be a JSON object: {"ids": [...]}.')
+        raw: Any = body.get("ids")
+    else:
+        values = request.POST.getlist("ids")
+        try:
+            raw = [int(v) for v in values]
+        except ValueError:
+            raise InvalidNotification("ids must be integers.") from None
+    return api.clean_ids(raw)
+
+
+def _cursor(params: QueryDict, name: str) -> int | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return protocol.parse_since(raw)
+    except protocol.ProtocolError:
+        raise InvalidNotification(f"`{name}` must be a non-negative integer.") from None
+
+
+def _state(request: HttpRequest, **extra: Any) -> JsonResponse:
+    unread, last_seq = api.inbox(request.user)
+    return JsonResponse({**extra, "unread_count": unread, "last_seq": last_seq})
+
+
+@json_endpoint(methods=("GET",))
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """Newest first, paginated by seq: ?before=<seq>; ?after=<seq> lists oldest first instead."""
+    params = request.GET
+    limit_raw = params.get("limit") or str(app_settings.PAGE_SIZE)
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= int(app_settings.MAX_PAGE_SIZE):
+        raise InvalidNotification(f"`limit` must be 1 to {app_settings.MAX_PAGE_SIZE}.")
+    limit = int(limit_raw)
+    before, after = _cursor(params, "before"), _cursor(params, "after")
+    if before is not None and after is not None:
+        raise InvalidNotification("Use `before` or `after`, not both.")
+    qs = Notification.objects.for_user(request.user)
+    if params.get("unread") in {"1", "true"}:
+        qs = qs.unread()
+    if after is not None:
+        qs = qs.filter(seq__gt=after).order_by("seq")
+    else:
+        qs = qs.order_by("-seq")
+        if before is not None:
+            qs = qs.filter(seq__lt=before)
+    rows = list(qs[: limit + 1])
+    page = rows[:limit]
+    more = len(rows) > limit
+    return _state(
+        request,
+        results=[protocol.notification_payload(n) for n in page],
+        next_before=page[-1].seq if more and after is None else None,
+        next_after=page[-1].seq if more and after is not None else None,
+    )
+
+
+@json_endpoint(methods=("GET",))
+def unread_count(request: HttpRequest) -> HttpResponse:
+    return _state(request)
+
+
+@json_endpoint(methods=("POST",))
+def mark_read(request: HttpRequest) -> HttpResponse:
+    return _state(request, ids=api.mark_read(request.user, _ids(request)))
+
+
+@json_endpoint(methods=("POST",))
+def mark_all_read(request: HttpRequest) -> HttpResponse:
+    return _state(request, ids=api.mark_all_read(request.user))
+
+
+@json_endpoint(methods=("POST",))
+def delete(request: HttpRequest) -> HttpResponse:
+    return _state(request, ids=api.delete(request.user, _ids(request)))

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from notifications import notify
+
+DEMO_USERS = [("alice", "alice", False), ("bob", "bob", False), ("admin", "admin", True)]
+
+
+class Command(BaseCommand):
+    help = "Create the demo users alice, bob and admin (demo only: the passwords are printed)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        users = get_user_model()._default_manager
+        for username, password, is_admin in DEMO_USERS:
+            user, created = users.get_or_create(
+                username=username, defaults={"is_staff": is_admin, "is_superuser": is_admin}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+                notify(user, "joined", title=f"Welcome to the demo, {username}!", level="success")
+        self.stdout.write("")
+        self.stdout.write(self.style.WARNING("Demo users (demo only, never use these passwords):"))
+        for username, password, is_admin in DEMO_USERS:
+            role = " (superuser, /admin/)" if is_admin else ""
+            self.stdout.write(f"  {username:<6} password: {password}{role}")
+        self.stdout.write("")

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from project.demo import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("send/", views.send, name="send"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("notifications/", include("notifications.urls")),
+    path("admin/", admin.site.urls),
+]

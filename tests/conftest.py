@@ -1,0 +1,138 @@
+"""Shared fixtures: users, channel layers (in-memory and real Redis), daphne servers.
+
+Redis: NOTIFICATIONS_TEST_REDIS_URL if set, else 127.0.0.1:6379 if it answers, else a throwaway
+redis-server on a free port if the binary exists, else the Redis tests skip; under CI=true a missing
+Redis fails them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from channels.layers import channel_layers
+from django.contrib.auth import get_user_model
+
+from notifications.layers import redis_channel_layer
+
+CI = os.environ.get("CI") == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _redis_answers("127.0.0.1", port):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server on port {port} did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis on 127.0.0.1 (only ever there)."""
+    configured = os.environ.get("NOTIFICATIONS_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    if _redis_answers("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/15"
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if CI:
+            pytest.fail(
+                "CI=true: Redis is required, and neither 127.0.0.1:6379 nor redis-server exists"
+            )
+        pytest.skip("No Redis: nothing answers on 127.0.0.1:6379 and redis-server is not installed")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="notifications-redis-")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port)
+        yield f"redis://127.0.0.1:{port}/15"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_layer(settings: Any, redis_url: str) -> Iterator[dict[str, Any]]:
+    """Switch the default channel layer to channels-redis on the test Redis (flushed before)."""
+    config = redis_channel_layer(redis_url, prefix=f"test{os.getpid()}")
+    settings.CHANNEL_LAYERS = {"default": config}
+    _flush(redis_url)
+    yield config
+    channel_layers.backends.clear()
+
+
+def _flush(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def any_layer(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Run a test on the in-memory layer and on channels-redis against the real Redis."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_layer")
+    else:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return str(request.param)
+
+
+def make_user(username: str, **extra: Any) -> Any:
+    return get_user_model().objects.create_user(username=username, password=username, **extra)
+
+
+@pytest.fixture
+def alice(db: None) -> Any:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db: None) -> Any:
+    return make_user("bob")

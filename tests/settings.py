@@ -1,0 +1,85 @@
+"""Test settings: a custom user model, SQLite (or DATABASE_URL), the in-memory layer by default.
+
+Tests that need Redis switch CHANNEL_LAYERS with the `redis_layer` fixture (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from project import dburl
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "tests-only"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "notifications",
+    "project.demo",
+    "tests.testapp",
+]
+AUTH_USER_MODEL = "testapp.User"
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Subprocesses (daphne in end-to-end tests) get the test database's name through this variable.
+_test_db = os.environ.get("NOTIFICATIONS_TEST_DB_NAME")
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dburl.parse(os.environ["DATABASE_URL"])}
+    if _test_db:
+        DATABASES["default"]["NAME"] = _test_db
+else:
+    # A file, not :memory:, so that daphne subprocesses share it with the test process.
+    DATABASES = {
+        "default": dburl.sqlite(
+            _test_db or Path(tempfile.gettempdir()) / f"notifications-tests-{os.getpid()}.sqlite3"
+        )
+    }
+    DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["NAME"]}
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+if os.environ.get("NOTIFICATIONS_TEST_REDIS_URL") and _test_db:
+    from notifications.layers import redis_channel_layer
+
+    CHANNEL_LAYERS = {"default": redis_channel_layer(os.environ["NOTIFICATIONS_TEST_REDIS_URL"])}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "login"
+NOTIFICATIONS: dict[str, object] = {}
