@@ -474,7 +474,8 @@ export class NotificationsClient {
   }
 
   readInitialItems() {
-    const script = document.querySelector("script[data-notifications-initial]");
+    // {{ items|json_script:"notifications-initial" }} from the bell template.
+    const script = document.getElementById("notifications-initial");
     if (!script) return null;
     try {
       const items = JSON.parse(script.textContent || "[]");

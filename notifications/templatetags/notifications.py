@@ -1,0 +1,148 @@
+"""Template tags for the browser client: ``{% load notifications %}``.
+
+- ``{% notifications_script %}`` writes the stylesheet link and the ES-module ``<script>`` (with a CSP
+  nonce from ``nonce=...``, the ``csp_nonce`` context variable or ``request.csp_nonce``).
+- ``{% notifications_bell %}`` renders the bell with the exact unread count and the latest notifications,
+  plus the ``data-*`` configuration the script reads.
+- ``{% unread_notifications_count %}`` is the signed-in user's unread count.
+- ``{{ url|notification_href }}`` is the url if it is safe as an ``href`` (a path or http(s)), else "".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import template
+from django.middleware.csrf import get_token
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from notifications import api, protocol
+from notifications.models import Notification
+
+register = template.Library()
+
+#: Items the bell renders server-side; the client keeps the same number.
+BELL_ITEMS = 20
+#: The largest count the badge shows before "99+".
+BADGE_CAP = 99
+#: The WebSocket path of notifications.routing.websocket_urlpatterns.
+WEBSOCKET_PATH = "/ws/notifications/"
+
+_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+_HTTP_URL = re.compile(r"^https?://[^/]", re.IGNORECASE)
+
+
+def safe_href(url: object) -> str:
+    """The url if it may become an href: "/path" (not "//host") or http(s)://; else ""."""
+    if not isinstance(url, str) or not url or _UNSAFE_URL_CHARS.search(url):
+        return ""
+    if url.startswith("/"):
+        return "" if url.startswith("//") else url
+    return url if _HTTP_URL.match(url) else ""
+
+
+@register.filter(name="notification_href")
+def notification_href(url: object) -> str:
+    """A notification url that is safe as an href, or ""."""
+    return safe_href(url)
+
+
+@register.filter(name="notification_badge")
+def notification_badge(count: object) -> str:
+    """The badge text: "" for 0, the count, or "99+" past 99 (as the client shows it)."""
+    try:
+        n = int(count)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return ""
+    if n <= 0:
+        return ""
+    return f"{BADGE_CAP}+" if n > BADGE_CAP else str(n)
+
+
+def _nonce(context: template.Context, nonce: str | None) -> str:
+    if nonce:
+        return str(nonce)
+    from_context = context.get("csp_nonce")
+    if from_context:
+        return str(from_context)
+    request = context.get("request")
+    return str(getattr(request, "csp_nonce", "") or "")
+
+
+@register.simple_tag(takes_context=True)
+def notifications_script(context: template.Context, nonce: str | None = None) -> SafeString:
+    """The stylesheet and the client module, with a CSP nonce when one is known."""
+    css = static("notifications/css/notifications.css")
+    js = static("notifications/js/notifications.js")
+    value = _nonce(context, nonce)
+    if value:
+        return format_html(
+            '<link rel="stylesheet" href="{}" nonce="{}">\n'
+            '<script type="module" src="{}" nonce="{}"></script>',
+            css,
+            value,
+            js,
+            value,
+        )
+    return format_html(
+        '<link rel="stylesheet" href="{}">\n<script type="module" src="{}"></script>', css, js
+    )
+
+
+def _user(context: template.Context) -> Any:
+    request = context.get("request")
+    user = getattr(request, "user", None) or context.get("user")
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def client_config(
+    context: template.Context, *, sound: bool = False, toast_duration: int = 6000
+) -> dict[str, Any]:
+    """The data-* configuration of the client, and the state the page was rendered with."""
+    user = _user(context)
+    unread, last_seq = api.inbox(user)
+    request = context.get("request")
+    return {
+        "ws_path": WEBSOCKET_PATH,
+        "api_url": reverse("notifications:api-list"),
+        "list_url": reverse("notifications:list"),
+        "csrf_token": get_token(request) if request is not None else "",
+        "last_seq": last_seq,
+        "unread_count": unread,
+        "sound": "true" if sound else "false",
+        "toast_duration": int(toast_duration),
+    }
+
+
+@register.inclusion_tag("notifications/bell.html", takes_context=True)
+def notifications_bell(
+    context: template.Context, sound: bool = False, toast_duration: int = 6000
+) -> dict[str, Any]:
+    """The bell, its badge and its dropdown, rendered with the exact state; nothing when signed out."""
+    user = _user(context)
+    if user is None:
+        return {"user": None}
+    config = client_config(context, sound=sound, toast_duration=toast_duration)
+    latest = list(Notification.objects.for_user(user).order_by("-seq")[:BELL_ITEMS])
+    initial = [protocol.notification_payload(n) for n in latest]
+    items = [
+        {**payload, "href": safe_href(n.url), "created": n.created_at}
+        for n, payload in zip(latest, initial, strict=True)
+    ]
+    return {
+        "user": user,
+        "config": config,
+        "items": items,
+        "initial": initial,
+        "unread_count": config["unread_count"],
+    }
+
+
+@register.simple_tag(takes_context=True)
+def unread_notifications_count(context: template.Context) -> int:
+    """The signed-in user's unread count (0 when signed out)."""
+    return api.unread_count(_user(context))
