@@ -13,6 +13,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -55,6 +56,15 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     user: Any
     group: str
     sent_seq: int
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels >= 4.2 hops to the database thread before every handler (aclose_old_connections),
+        # which would put one thread hop on every push. Our handlers reach the database only through
+        # database_sync_to_async, which closes stale connections itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
