@@ -13,3 +13,11 @@ urlpatterns = [
     path("api/mark-all-read/", views.mark_all_read, name="api-mark-all-read"),
     path("api/delete/", views.delete, name="api-delete"),
 ]
+
+# The HTML list page and its no-JavaScript form posts.
+urlpatterns += [
+    path("", views.notification_page, name="list"),
+    path("mark-read/", views.page_mark_read, name="page-mark-read"),
+    path("mark-all-read/", views.page_mark_all_read, name="page-mark-all-read"),
+    path("delete/", views.page_delete, name="page-delete"),
+]

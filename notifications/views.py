@@ -152,3 +152,94 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
 @json_endpoint(methods=("POST",))
 def delete(request: HttpRequest) -> HttpResponse:
     return _state(request, ids=api.delete(request.user, _ids(request)))
+
+
+# ------------------------------------------------------------------------------------------------
+# The HTML list page, /notifications/: server-rendered, paginated by seq, usable without JavaScript
+# (mark read / mark all read / delete are POST forms that redirect back); notifications.js keeps it live.
+
+from django.contrib import messages  # noqa: E402
+from django.contrib.auth.decorators import login_required  # noqa: E402
+from django.shortcuts import redirect, render  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils.http import url_has_allowed_host_and_scheme  # noqa: E402
+from django.views.decorators.http import require_GET, require_POST  # noqa: E402
+
+from notifications.templatetags.notifications import client_config, safe_href  # noqa: E402
+
+
+@login_required
+@require_GET
+def notification_page(request: HttpRequest) -> HttpResponse:
+    """The full list, newest first: ?filter=unread|all, ?before=<seq> for older pages."""
+    unread_only = request.GET.get("filter") == "unread"
+    try:
+        before = _cursor(request.GET, "before")
+    except InvalidNotification:
+        before = None
+    qs = Notification.objects.for_user(request.user).order_by("-seq")
+    if unread_only:
+        qs = qs.unread()
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    size = int(app_settings.PAGE_SIZE)
+    rows = list(qs[: size + 1])
+    page = rows[:size]
+    current = "unread" if unread_only else "all"
+    return render(
+        request,
+        "notifications/list.html",
+        {
+            "notifications": [(n, safe_href(n.url)) for n in page],
+            "filter": current,
+            "first_page": before is None,
+            "next_before": page[-1].seq if len(rows) > size else None,
+            "config": client_config(request),
+            "here": request.get_full_path(),
+        },
+    )
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Redirect to the `next` field if it is a URL of this site, else to the list page."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("notifications:list")
+    return redirect(target)
+
+
+def _page_change(request: HttpRequest, change: Callable[[], list[int]], done: str) -> HttpResponse:
+    try:
+        ids = change()
+    except (InvalidNotification, NotificationNotFound) as exc:
+        messages.error(request, str(exc), fail_silently=True)
+    else:
+        messages.success(request, done.format(count=len(ids)), fail_silently=True)
+    return _back(request)
+
+
+@login_required
+@require_POST
+def page_mark_read(request: HttpRequest) -> HttpResponse:
+    """Form post: mark the `ids` read, then go back."""
+    return _page_change(
+        request, lambda: api.mark_read(request.user, _ids(request)), "Marked {count} as read."
+    )
+
+
+@login_required
+@require_POST
+def page_mark_all_read(request: HttpRequest) -> HttpResponse:
+    """Form post: mark everything read, then go back."""
+    return _page_change(request, lambda: api.mark_all_read(request.user), "Marked {count} as read.")
+
+
+@login_required
+@require_POST
+def page_delete(request: HttpRequest) -> HttpResponse:
+    """Form post: delete the `ids`, then go back."""
+    return _page_change(
+        request, lambda: api.delete(request.user, _ids(request)), "Deleted {count}."
+    )

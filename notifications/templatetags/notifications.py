@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from django import template
+from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
@@ -100,12 +101,11 @@ def _user(context: template.Context) -> Any:
 
 
 def client_config(
-    context: template.Context, *, sound: bool = False, toast_duration: int = 6000
+    request: HttpRequest | None, *, sound: bool = False, toast_duration: int = 6000
 ) -> dict[str, Any]:
-    """The data-* configuration of the client, and the state the page was rendered with."""
-    user = _user(context)
+    """The data-* configuration of the client, with the state the page is rendered with."""
+    user = getattr(request, "user", None)
     unread, last_seq = api.inbox(user)
-    request = context.get("request")
     return {
         "ws_path": WEBSOCKET_PATH,
         "api_url": reverse("notifications:api-list"),
@@ -126,7 +126,7 @@ def notifications_bell(
     user = _user(context)
     if user is None:
         return {"user": None}
-    config = client_config(context, sound=sound, toast_duration=toast_duration)
+    config = client_config(context.get("request"), sound=sound, toast_duration=toast_duration)
     latest = list(Notification.objects.for_user(user).order_by("-seq")[:BELL_ITEMS])
     initial = [protocol.notification_payload(n) for n in latest]
     items = [

@@ -1,0 +1,134 @@
+"""{% load notifications %}: the script tag, the bell, the unread count, the url and badge filters."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
+
+from notifications import api, notify
+from notifications.templatetags.notifications import notification_badge, safe_href
+
+pytestmark = pytest.mark.django_db
+
+
+def render(source: str, user: Any = None, **context: Any) -> str:
+    request = RequestFactory().get("/")
+    if user is not None:
+        request.user = user
+    else:
+        from django.contrib.auth.models import AnonymousUser
+
+        request.user = AnonymousUser()
+    return Template("{% load notifications %}" + source).render(
+        Context({"request": request, **context})
+    )
+
+
+def test_script_writes_module_and_stylesheet() -> None:
+    html = render("{% notifications_script %}")
+    assert '<script type="module" src="/static/notifications/js/notifications.js"></script>' in html
+    assert '<link rel="stylesheet" href="/static/notifications/css/notifications.css">' in html
+    assert "nonce" not in html
+
+
+def test_script_nonce_from_argument_context_or_request() -> None:
+    assert html_nonces(render('{% notifications_script nonce="abc" %}')) == ["abc", "abc"]
+    assert html_nonces(render("{% notifications_script %}", csp_nonce="ctx")) == ["ctx", "ctx"]
+    request = RequestFactory().get("/")
+    request.csp_nonce = "req"  # type: ignore[attr-defined]
+    html = Template("{% load notifications %}{% notifications_script %}").render(
+        Context({"request": request})
+    )
+    assert html_nonces(html) == ["req", "req"]
+
+
+def test_script_nonce_is_escaped() -> None:
+    html = render("{% notifications_script nonce=evil %}", evil='"><script>alert(1)</script>')
+    assert "<script>alert(1)" not in html
+
+
+def html_nonces(html: str) -> list[str]:
+    return re.findall(r'nonce="([^"]*)"', html)
+
+
+def test_bell_renders_nothing_when_signed_out() -> None:
+    assert render("{% notifications_bell %}").strip() == ""
+
+
+def test_bell_has_exact_count_config_and_latest_items(alice: Any) -> None:
+    for i in range(3):
+        notify(alice, "pinged", title=f"Title {i}", url="/x/")
+    api.mark_read(alice, [alice.notifications.order_by("seq").first().pk])
+    html = render("{% notifications_bell %}", user=alice)
+    assert 'data-unread-count="2"' in html
+    assert 'data-last-seq="3"' in html
+    assert 'data-ws-path="/ws/notifications/"' in html
+    assert 'data-api-url="/notifications/api/"' in html
+    assert 'data-list-url="/notifications/"' in html
+    assert re.search(r'data-csrf-token="[A-Za-z0-9]{32,}"', html)
+    assert 'data-sound="false"' in html
+    assert re.search(r"<span class=\"notifications-badge\" data-notifications-badge>2</span>", html)
+    titles = re.findall(r'notifications-item__title">([^<]*)<', html)
+    assert titles == ["Title 2", "Title 1", "Title 0"]
+    assert html.count("is-unread") == 2
+    initial = re.search(
+        r'<script id="notifications-initial" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert initial is not None
+    assert [n["seq"] for n in json.loads(initial.group(1))] == [3, 2, 1]
+
+
+def test_bell_badge_hidden_at_zero_and_capped(alice: Any) -> None:
+    html = render("{% notifications_bell %}", user=alice)
+    assert "data-notifications-badge hidden" in html
+    assert notification_badge(0) == ""
+    assert notification_badge(7) == "7"
+    assert notification_badge(99) == "99"
+    assert notification_badge(100) == "99+"
+    assert notification_badge("x") == ""
+
+
+def test_bell_options(alice: Any) -> None:
+    html = render("{% notifications_bell sound=True toast_duration=0 %}", user=alice)
+    assert 'data-sound="true"' in html
+    assert 'data-toast-duration="0"' in html
+
+
+def test_bell_escapes_text_and_drops_unsafe_urls(alice: Any) -> None:
+    notify(alice, "x", title="<img src=x onerror=alert(1)>", body="<script>alert(2)</script>")
+    html = render("{% notifications_bell %}", user=alice)
+    assert "<img src=x" not in html
+    assert "<script>alert(2)" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_unread_count_tag(alice: Any) -> None:
+    assert render("{% unread_notifications_count %}").strip() == "0"
+    notify(alice, "x", title="a")
+    notify(alice, "x", title="b")
+    assert render("{% unread_notifications_count %}", user=alice).strip() == "2"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/posts/3/", "/posts/3/"),
+        ("https://example.com/a", "https://example.com/a"),
+        ("", ""),
+        ("//evil.example/", ""),
+        ("/\\evil.example/", ""),
+        ("javascript:alert(1)", ""),
+        ("java\tscript:alert(1)", ""),
+        ("data:text/html,x", ""),
+        ("relative", ""),
+        (None, ""),
+    ],
+)
+def test_safe_href(url: Any, expected: str) -> None:
+    assert safe_href(url) == expected
+    assert render("{{ url|notification_href }}", url=url).strip() == expected.replace("&", "&amp;")
