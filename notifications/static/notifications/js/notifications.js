@@ -130,7 +130,7 @@ class Bell {
       client.requestPermission().catch(() => {});
     });
     this.items.addEventListener("click", (event) => this.onItemClick(event));
-    root.addEventListener("keydown", (event) => {
+    document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.isOpen) {
         event.preventDefault();
         this.close(true);
@@ -245,19 +245,30 @@ class Bell {
     this.badge.hidden = text === "";
     const label = count > 0 ? `Notifications, ${text} unread` : "Notifications";
     this.toggle.setAttribute("aria-label", label);
+    const hadFocus = document.activeElement === this.markAll;
     this.markAll.disabled = count === 0;
+    if (hadFocus && this.markAll.disabled) this.keepFocus(null);
   }
 
   /** @param {object[]} notifications newest first */
   renderList(notifications) {
-    const focusedId = document.activeElement?.closest?.("[data-notification-id]")?.getAttribute("data-notification-id");
+    const active = document.activeElement;
+    const hadFocus = active instanceof Element && this.dropdown.contains(active);
+    const focusedId = hadFocus ? active.closest("[data-notification-id]")?.getAttribute("data-notification-id") : null;
     this.items.replaceChildren(...notifications.map((n) => this.renderItem(n)));
     this.empty.hidden = notifications.length > 0;
-    if (focusedId && this.isOpen) {
-      const again = this.items.querySelector(`[data-notification-id="${CSS.escape(focusedId)}"] a, [data-notification-id="${CSS.escape(focusedId)}"]`);
-      if (again instanceof HTMLElement) again.focus();
-      else this.dropdown.focus();
-    }
+    if (hadFocus) this.keepFocus(focusedId);
+  }
+
+  /**
+   * After a re-render removed the focused element (a "Mark read" button), focus what took its place.
+   * @param {string | null | undefined} itemId
+   */
+  keepFocus(itemId) {
+    if (!this.isOpen || this.dropdown.contains(document.activeElement)) return;
+    const item = itemId ? this.items.querySelector(`[data-notification-id="${CSS.escape(itemId)}"]`) : null;
+    const target = item?.querySelector("a[href], button") ?? this.dropdown;
+    if (target instanceof HTMLElement) target.focus();
   }
 
   /** @param {any} n */
