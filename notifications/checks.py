@@ -40,7 +40,7 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         errors.append(
             Error(
                 "NOTIFICATIONS['GROUP_REFRESH_INTERVAL'] must be None or a positive number.",
-                hint="None re-joins every half group_expiry (at most hourly).",
+                hint="None re-joins every half group_expiry (at most every five minutes).",
                 id="notifications.E002",
             )
         )

@@ -36,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
     # Frames refused with `rate_limited` before the socket is closed with 1008.
     "RATE_LIMIT_STRIKES": 20,
     # Seconds between re-joins of the user's group, so sockets outlive the layer's group_expiry.
-    # None: half the layer's group_expiry, at most one hour.
+    # None: half the layer's group_expiry, at most five minutes. Each re-join also catches up from the
+    # database, which repairs what a Redis restart (lost memberships) or a dropped message cost.
     "GROUP_REFRESH_INTERVAL": None,
     # Users per INSERT when notifying many recipients.
     "BATCH_SIZE": 1000,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,12 +28,16 @@ DEFAULT_GROUP_EXPIRY = 86400
 
 
 def group_refresh_interval(layer: Any) -> float:
-    """Seconds between re-joins of the user's group: well inside the layer's group_expiry."""
+    """Seconds between re-joins of the user's group: well inside the layer's group_expiry.
+
+    At most five minutes by default, so sockets also get back into their group soon after a Redis
+    restart wiped the memberships (each re-join also catches up from the database).
+    """
     configured = app_settings.GROUP_REFRESH_INTERVAL
     if configured is not None:
         return float(configured)
     expiry = getattr(layer, "group_expiry", DEFAULT_GROUP_EXPIRY) or DEFAULT_GROUP_EXPIRY
-    return float(min(expiry / 2, 3600))
+    return float(min(expiry / 2, 300))
 
 
 class _TokenBucket:
@@ -79,6 +84,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
         self.strikes = 0
         self.refresher: asyncio.Task[None] | None = None
+        # Handlers run one at a time; the refresher task is the only other sender of notifications.
+        self.send_lock = asyncio.Lock()
         # Join first, read the database second: whatever commits in between is in the read or
         # arrives as a push, and pushes at or below sent_seq are dropped.
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -101,16 +108,21 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _refresh_membership(self) -> None:
-        # group_expiry counts from the last group_add: re-join so a long-lived socket keeps receiving.
+        # group_expiry counts from the last group_add: re-join so a long-lived socket keeps receiving,
+        # then catch up whatever the layer lost meanwhile (a Redis restart loses every membership).
         interval = group_refresh_interval(self.channel_layer)
+        # Spread the re-joins of sockets that connected together (after a deploy, say).
+        await asyncio.sleep(interval * random.uniform(0.5, 1.0))
         while True:
-            await asyncio.sleep(interval)
             try:
                 await self.channel_layer.group_add(self.group, self.channel_name)
+                async with self.send_lock:
+                    await self._catch_up(self.sent_seq, welcome=False)
             except Exception:
                 logger.warning(
                     "Could not refresh group membership of %s", self.group, exc_info=True
                 )
+            await asyncio.sleep(interval)
 
     # Catch-up.
 
@@ -142,12 +154,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         seq = event["seq"]
         if seq <= self.sent_seq:
             return
-        if seq > self.sent_seq + 1:
-            await self._catch_up(self.sent_seq, welcome=False)
+        async with self.send_lock:
+            if seq > self.sent_seq + 1:
+                await self._catch_up(self.sent_seq, welcome=False)
             if seq <= self.sent_seq:
                 return
-        await self.send(text_data=event["frame"])
-        self.sent_seq = seq
+            await self.send(text_data=event["frame"])
+            self.sent_seq = seq
 
     async def notifications_frame(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["frame"])
@@ -192,8 +205,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if command.type == protocol.PING:
             await self.send(text_data=protocol.PONG_FRAME)
         elif command.type == protocol.SYNC:
-            self.sent_seq = min(self.sent_seq, command.since)
-            await self._catch_up(command.since, welcome=False)
+            async with self.send_lock:
+                self.sent_seq = min(self.sent_seq, command.since)
+                await self._catch_up(command.since, welcome=False)
         elif command.type == protocol.MARK_READ:
             # The `read` frame reaches this socket through the user's group, like every other one.
             await database_sync_to_async(api.mark_read)(self.user, list(command.ids))

@@ -39,9 +39,16 @@ def assert_not_notified(user: Any, **fields: Any) -> None:
 
 
 async def connect(
-    application: Any, user: Any, *, path: str = "/ws/notifications/", origin: str | None = None
+    application: Any,
+    user: Any,
+    *,
+    path: str = "/ws/notifications/",
+    origin: str | None = "http://testserver",
 ) -> tuple[WebsocketCommunicator, dict[str, Any]]:
-    """Open a consumer as `user` (bypassing the session) and return it with its `welcome` frame."""
+    """Open a socket as `user` (bypassing the session); return it with its `welcome` frame.
+
+    The default Origin is Django's test host, which the test runner adds to ALLOWED_HOSTS.
+    """
     headers = [(b"origin", origin.encode())] if origin else []
     communicator = WebsocketCommunicator(application, path, headers=headers)
     communicator.scope["user"] = user
