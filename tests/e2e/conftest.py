@@ -1,0 +1,171 @@
+"""Fixtures of the browser tests: Chromium through Playwright, daphne on a free port, signed-in pages.
+
+The tests need /usr/bin/chromium (the Debian package; Playwright never downloads a browser here) and the
+`playwright` package; without them they skip with the reason, except under CI=true where they fail.
+daphne runs tests.e2e.asgi against the test database (committed data: `transactional_db`) and the same
+Redis channel layer as the test process, so `notify()` called in a test is delivered by the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.layers import channel_layers
+from django.db import connection
+from django.test import Client
+
+from notifications.layers import redis_channel_layer
+from tests.conftest import free_port
+
+CI = os.environ.get("CI") == "true"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ROOT = Path(__file__).resolve().parents[2]
+# The prefix tests/settings.py gives daphne's layer (redis_channel_layer's default).
+LAYER_PREFIX = "asgi"
+
+
+def _unavailable(reason: str) -> None:
+    if CI:
+        pytest.fail(f"CI=true: browser tests cannot run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Playwright's sync API keeps an event loop in this thread; the ORM calls here stay synchronous."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def playwright_instance(django_db_setup: None) -> Iterator[Any]:
+    """Playwright, started after the test database exists (its setup refuses a running event loop)."""
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Any) -> Iterator[Any]:
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+class Daphne:
+    """daphne serving tests.e2e.asgi on a fixed free port; stop() and start() again keep the port."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"e2e-daphne-{self.port}.log"
+
+    def start(self) -> None:
+        daphne = shutil.which("daphne", path=str(Path(sys.executable).parent)) or "daphne"
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [daphne, "-b", "127.0.0.1", "-p", str(self.port), "tests.e2e.asgi:application"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.log.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("daphne did not start listening")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def sockets(self) -> dict[str, int]:
+        """The server's own count of open WebSockets (see tests/e2e/asgi.py)."""
+        with urllib.request.urlopen(f"{self.url}/__e2e__/sockets", timeout=5) as response:
+            return dict(json.load(response))
+
+
+@pytest.fixture
+def server(transactional_db: None, redis_url: str, settings: Any) -> Iterator[Daphne]:
+    """daphne on the test database, sharing a flushed Redis channel layer with this process."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, prefix=LAYER_PREFIX)}
+    channel_layers.backends.clear()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "NOTIFICATIONS_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+        "NOTIFICATIONS_TEST_REDIS_URL": redis_url,
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    daphne = Daphne(env)
+    daphne.start()
+    yield daphne
+    daphne.stop()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def login(browser: Any, server: Daphne) -> Iterator[Callable[..., Any]]:
+    """login(user, **context_options) -> a browser context signed in as `user` (session cookie)."""
+    contexts: list[Any] = []
+
+    def make(user: Any, **options: Any) -> Any:
+        django_client = Client()
+        django_client.force_login(user)
+        context = browser.new_context(base_url=server.url, **options)
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": django_client.cookies["sessionid"].value,
+                    "url": server.url,
+                }
+            ]
+        )
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()

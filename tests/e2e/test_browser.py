@@ -1,0 +1,300 @@
+"""The browser client in real Chromium against daphne (issue 4's end-to-end tests)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from notifications import api, notify
+from notifications.models import Notification
+from tests.conftest import make_user
+from tests.e2e.conftest import Daphne
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+
+OPEN = "window.notifications && window.notifications.state === 'open'"
+BADGE = "[data-notifications-badge]"
+
+
+def open_page(context: Any, path: str = "/") -> Any:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    page.goto(path)
+    page.wait_for_function(OPEN, timeout=15_000)
+    return page
+
+
+def badge(page: Any) -> str:
+    return str(
+        page.evaluate(
+            f"(() => {{ const b = document.querySelector('{BADGE}'); return b.hidden ? '' : b.textContent; }})()"
+        )
+    )
+
+
+def wait_badge(page: Any, text: str, timeout: float = 10_000) -> None:
+    page.wait_for_function(
+        """(text) => { const b = document.querySelector('[data-notifications-badge]');
+                       return (b.hidden ? '' : b.textContent) === text; }""",
+        arg=text,
+        timeout=timeout,
+    )
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def alice(transactional_db: None) -> Any:
+    return make_user("alice")
+
+
+def test_live_notification_updates_badge_and_shows_toast(login: Any, alice: Any) -> None:
+    page = open_page(login(alice))
+    assert badge(page) == ""
+    notify(alice, "commented", title="Bob commented", body="Looks good", level="success", url="/x/")
+    wait_badge(page, "1")
+    toast = page.locator(".notifications-toast")
+    toast.wait_for()
+    assert toast.locator(".notifications-toast__title").text_content() == "Bob commented"
+    assert "notifications-toast--success" in (toast.get_attribute("class") or "")
+    assert page.locator("[data-notifications-toasts]").get_attribute("aria-live") == "polite"
+    page.click("[data-notifications-toggle]")
+    assert page.get_attribute("[data-notifications-toggle]", "aria-expanded") == "true"
+    items = page.locator("[data-notifications-items] > li")
+    assert items.count() == 1
+    assert (
+        items.first.get_attribute("class")
+        == "notifications-item notifications-item--success is-unread"
+    )
+    assert page.errors == []
+
+
+def test_badge_is_right_before_the_socket_connects_and_caps_at_99(login: Any, alice: Any) -> None:
+    for i in range(100):
+        notify(alice, "x", title=f"n{i}")
+    context = login(alice)
+    # Hold the WebSocket back: the badge must already be right from the server-rendered page.
+    context.route("**/ws/**", lambda route: route.abort())
+    page = context.new_page()
+    page.goto("/")
+    assert page.locator(BADGE).text_content() == "99+"
+    page.wait_for_function("window.notifications !== undefined")
+    assert badge(page) == "99+"
+
+
+def test_mark_read_in_one_tab_updates_the_other(login: Any, alice: Any) -> None:
+    first, second = notify(alice, "x", title="first")[0], notify(alice, "x", title="second")[0]
+    context = login(alice)
+    tab_a = open_page(context, "/")
+    tab_b = open_page(context, "/notifications/")
+    assert badge(tab_a) == badge(tab_b) == "2"
+    tab_a.click("[data-notifications-toggle]")
+    tab_a.click(f'[data-notifications-read="{second.pk}"]')
+    wait_badge(tab_b, "1")
+    wait_badge(tab_a, "1")
+    row = tab_b.locator(f'[data-notification-id="{second.pk}"]').first
+    assert "is-unread" not in (row.get_attribute("class") or "")
+    assert not row.locator('[data-notifications-action="mark-read"]').is_visible()
+    # ...and the other way round, from the list page: mark all read.
+    tab_b.locator('.notifications-page__toolbar button[type="submit"]').click()
+    wait_badge(tab_a, "")
+    wait_badge(tab_b, "")
+    assert Notification.objects.unread().filter(recipient=alice).count() == 0
+    assert first.pk
+
+
+def test_one_socket_per_browser_and_leader_handover(login: Any, alice: Any, server: Daphne) -> None:
+    context = login(alice)
+    tab_a = open_page(context)
+    tab_b = open_page(context)
+    tab_b.wait_for_timeout(500)
+    assert server.sockets()["open"] == 1
+    leaders = [tab.evaluate("window.notifications.isLeader") for tab in (tab_a, tab_b)]
+    assert sorted(leaders) == [False, True]
+    leader, follower = (tab_a, tab_b) if leaders[0] else (tab_b, tab_a)
+    leader.close()
+    started = time.monotonic()
+    follower.wait_for_function("window.notifications.isLeader", timeout=5_000)
+    follower.wait_for_function(OPEN, timeout=5_000)
+    assert time.monotonic() - started < 5
+    wait_until(lambda: server.sockets()["open"] == 1)
+    assert server.sockets()["accepted"] == 2
+    # The new leader delivers.
+    notify(alice, "x", title="after handover")
+    wait_badge(follower, "1")
+
+
+NOTIFICATION_SPY = """
+(() => {
+  window.__created = [];
+  window.__permissionRequests = 0;
+  window.__hidden = false;
+  class SpyNotification {
+    static permission = %(permission)s;
+    static requestPermission() {
+      window.__permissionRequests += 1;
+      SpyNotification.permission = "granted";
+      return Promise.resolve("granted");
+    }
+    constructor(title, options = {}) {
+      this.title = title;
+      this.options = options;
+      this.onclick = null;
+      window.__created.push({ title, tag: options.tag, body: options.body });
+      window.__lastNotification = this;
+    }
+    close() {}
+  }
+  window.Notification = SpyNotification;
+  Object.defineProperty(Document.prototype, "visibilityState", {
+    configurable: true,
+    get: () => (window.__hidden ? "hidden" : "visible"),
+  });
+})();
+"""
+
+
+def hide(page: Any) -> None:
+    page.evaluate("window.__hidden = true; document.dispatchEvent(new Event('visibilitychange'))")
+
+
+def created(pages: list[Any]) -> list[dict[str, Any]]:
+    return [note for page in pages for note in page.evaluate("window.__created")]
+
+
+def test_native_notification_when_hidden_once_across_tabs(login: Any, alice: Any) -> None:
+    context = login(alice)
+    context.grant_permissions(["notifications"])
+    context.add_init_script(NOTIFICATION_SPY % {"permission": '"granted"'})
+    tabs = [open_page(context), open_page(context, "/notifications/")]
+    notify(alice, "x", title="While you look")
+    wait_badge(tabs[0], "1")
+    assert created(tabs) == [], "no native notification while a tab is visible"
+    hide(tabs[0])
+    tabs[0].wait_for_timeout(300)
+    assert created(tabs) == [], "the other tab is still visible"
+    hide(tabs[1])
+    tabs[1].wait_for_timeout(300)
+    n = notify(alice, "x", title="Away", body="from the test", url="/notifications/?filter=unread")[
+        0
+    ]
+    wait_badge(tabs[0], "2")
+    wait_badge(tabs[1], "2")
+    tabs[0].wait_for_timeout(500)
+    assert created(tabs) == [
+        {"title": "Away", "tag": f"notification-{n.pk}", "body": "from the test"}
+    ]
+    # Clicking it marks it read and opens its url.
+    leader = next(tab for tab in tabs if tab.evaluate("window.__created.length") == 1)
+    with leader.expect_navigation():
+        leader.evaluate("window.__lastNotification.onclick({ preventDefault() {} })")
+    assert leader.url.endswith("/notifications/?filter=unread")
+    wait_until(lambda: Notification.objects.get(pk=n.pk).read_at is not None)
+
+
+def test_permission_is_asked_only_from_the_button(login: Any, alice: Any) -> None:
+    context = login(alice)
+    context.add_init_script(NOTIFICATION_SPY % {"permission": '"default"'})
+    page = open_page(context)
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__permissionRequests") == 0
+    page.click("[data-notifications-toggle]")
+    button = page.locator("[data-notifications-enable-desktop]")
+    assert button.is_visible()
+    button.click()
+    page.wait_for_function("window.__permissionRequests === 1")
+    assert button.is_hidden()
+
+
+def test_reconnects_after_server_restart_and_shows_missed_once(
+    login: Any, alice: Any, server: Daphne
+) -> None:
+    notify(alice, "x", title="before")
+    page = open_page(login(alice))
+    server.stop()
+    page.wait_for_function("window.notifications.state !== 'open'", timeout=10_000)
+    missed = [notify(alice, "x", title=f"missed {i}")[0] for i in range(3)]
+    server.start()
+    page.wait_for_function(OPEN, timeout=45_000)
+    wait_badge(page, "4")
+    page.wait_for_timeout(500)
+    for n in missed:
+        assert page.locator(f'.notifications-toast[data-notification-id="{n.pk}"]').count() == 1
+        assert (
+            page.locator(f'[data-notifications-items] [data-notification-id="{n.pk}"]').count() == 1
+        )
+    assert page.locator(".notifications-toast").count() == 3
+    titles = page.locator(
+        "[data-notifications-items] .notifications-item__title"
+    ).all_text_contents()
+    assert titles == ["missed 2", "missed 1", "missed 0", "before"]
+
+
+def test_html_in_title_and_body_is_text(login: Any, alice: Any) -> None:
+    context = login(alice)
+    page = open_page(context)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.evaluate("window.__pwned = 0")
+    title = '<img src=x onerror="window.__pwned=1;alert(1)">'
+    body = "<script>window.__pwned=2;alert(2)</script><b>bold</b>"
+    notify(alice, "x", title=title, body=body)
+    toast = page.locator(".notifications-toast")
+    toast.wait_for()
+    assert toast.locator(".notifications-toast__title").text_content() == title
+    assert toast.locator(".notifications-toast__body").text_content() == body
+    page.click("[data-notifications-toggle]")
+    assert page.locator(".notifications-item__title").first.text_content() == title
+    page.wait_for_timeout(300)
+    assert (
+        page.locator("img[src=x], .notifications-toast script, .notifications-toast b").count() == 0
+    )
+    assert page.evaluate("window.__pwned") == 0
+    assert dialogs == []
+    # The server-rendered bell and list page escape it too.
+    page.goto("/notifications/")
+    page.wait_for_function(OPEN)
+    assert page.locator(".notifications-entry__title").first.text_content() == title
+    assert page.evaluate("window.__pwned") is None
+    assert dialogs == []
+
+
+def entry(page: Any, pk: int) -> Any:
+    return page.locator(f'.notifications-page [data-notification-id="{pk}"]')
+
+
+def test_list_page_without_javascript(login: Any, alice: Any) -> None:
+    old = notify(alice, "x", title="old one")[0]
+    new = notify(alice, "x", title="new one")[0]
+    context = login(alice, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/")
+    # Without JavaScript the bell is a link-like form to the list page.
+    page.click("[data-notifications-toggle]")
+    page.wait_for_url("**/notifications/**")
+    assert page.locator(".notifications-entry").count() == 2
+    entry(page, new.pk).locator('button:has-text("Mark read")').click()
+    page.wait_for_url("**/notifications/")
+    assert api.unread_count(alice) == 1
+    assert "is-unread" not in (entry(page, new.pk).get_attribute("class") or "")
+    page.click(".notifications-page__filter >> text=Unread")
+    assert page.locator(".notifications-entry__title").all_text_contents() == ["old one"]
+    page.locator('.notifications-page__toolbar button[type="submit"]').click()
+    assert api.unread_count(alice) == 0
+    assert page.locator(".notifications-page__empty").is_visible()
+    page.click(".notifications-page__filter >> text=All")
+    entry(page, old.pk).locator('button:has-text("Delete")').click()
+    assert page.locator(".notifications-entry__title").all_text_contents() == ["new one"]
+    assert not Notification.objects.filter(pk=old.pk).exists()
