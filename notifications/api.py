@@ -142,7 +142,7 @@ def _recipient_pks(recipients: Any) -> list[Any]:
             raise InvalidRecipients(
                 f"Every recipient must be a saved {user_model.__name__}, not {user!r}."
             )
-        if user.pk is None:
+        if user.pk is None or user._state.adding:  # a UUID pk is set before the first save
             raise InvalidRecipients(f"Recipient {user!r} is not saved.")
         pks[user.pk] = None
     return list(pks)
@@ -151,7 +151,7 @@ def _recipient_pks(recipients: Any) -> list[Any]:
 def _related_fields(name: str, obj: models.Model | None) -> dict[str, Any]:
     if obj is None:
         return {}
-    if not isinstance(obj, models.Model) or obj.pk is None:
+    if not isinstance(obj, models.Model) or obj.pk is None or obj._state.adding:
         raise InvalidNotification(f"{name} must be a saved model instance, not {obj!r}.")
     return {name: obj, f"{name}_display": str(obj)[:DISPLAY_MAX_LENGTH]}
 

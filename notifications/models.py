@@ -60,6 +60,9 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete, and take the unread ones off their recipients' unread counts."""
         with transaction.atomic(using=self.db):
+            # Lock the recipients' inbox rows first, in the order the api functions do: no read-state
+            # change can interleave (the count stays exact) and the lock order never inverts.
+            _lock_inboxes(self.values("recipient_id"), using=self.db)
             unread = Counter(
                 dict(
                     self.filter(read_at__isnull=True)
@@ -75,6 +78,16 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+def _lock_inboxes(user_ids: Any, *, using: str) -> None:
+    list(
+        InboxState.objects.using(using)
+        .select_for_update()
+        .filter(user_id__in=user_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _decrement_unread(per_user: Counter[Any], *, using: str) -> None:
@@ -194,6 +207,7 @@ class Notification(models.Model):
     ) -> tuple[int, dict[str, int]]:
         using = using or self._state.db or "default"
         with transaction.atomic(using=using):
+            _lock_inboxes([self.recipient_id], using=using)
             was_unread = (
                 type(self).objects.using(using).filter(pk=self.pk, read_at__isnull=True).exists()
             )
