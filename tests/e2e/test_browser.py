@@ -240,6 +240,18 @@ def test_reconnects_after_server_restart_and_shows_missed_once(
         "[data-notifications-items] .notifications-item__title"
     ).all_text_contents()
     assert titles == ["missed 2", "missed 1", "missed 0", "before"]
+    # A replay of everything (as after a seq gap) shows nothing twice.
+    sent = page.evaluate(
+        """() => { window.__received = 0;
+                   document.addEventListener('notifications:received', () => window.__received++);
+                   return window.notifications.client.send({type: 'sync', since: 0}); }"""
+    )
+    assert sent is True
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.__received") == 0
+    assert page.locator(".notifications-toast").count() == 3
+    assert page.locator("[data-notifications-items] > li").count() == 4
+    wait_badge(page, "4")
 
 
 def test_html_in_title_and_body_is_text(login: Any, alice: Any) -> None:
