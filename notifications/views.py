@@ -74,11 +74,13 @@ def _ids(request: HttpRequest) -> list[int]:
     if request.content_type == "application/json":
         try:
             body = json.loads(request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             raise InvalidNotification("The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise InvalidNotification('The body must be a JSON object: {"ids": [...]}.')
         raw: Any = body.get("ids")
+        if not isinstance(raw, list):
+            raise InvalidNotification('"ids" must be a list of notification ids.')
     else:
         values = request.POST.getlist("ids")
         try:
@@ -108,7 +110,9 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     """Newest first, paginated by seq: ?before=<seq>; ?after=<seq> lists oldest first instead."""
     params = request.GET
     limit_raw = params.get("limit") or str(app_settings.PAGE_SIZE)
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= int(app_settings.MAX_PAGE_SIZE):
+    # isdigit() alone accepts "²" and other digits int() refuses: ASCII, and short, only.
+    valid = limit_raw.isascii() and limit_raw.isdigit() and len(limit_raw) <= 6
+    if not valid or not 1 <= int(limit_raw) <= int(app_settings.MAX_PAGE_SIZE):
         raise InvalidNotification(f"`limit` must be 1 to {app_settings.MAX_PAGE_SIZE}.")
     limit = int(limit_raw)
     before, after = _cursor(params, "before"), _cursor(params, "after")
