@@ -41,6 +41,7 @@ __all__ = [
     "mark_read",
     "mark_unread",
     "notify",
+    "notify_on",
     "unread_count",
 ]
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     )
     from notifications.constants import Level
     from notifications.exceptions import InvalidNotification, InvalidRecipients, NotificationsError
+    from notifications.hooks import notify_on
 
 
 def __getattr__(name: str) -> Any:
@@ -67,6 +69,10 @@ def __getattr__(name: str) -> Any:
         from notifications import api
 
         return getattr(api, name)
+    if name == "notify_on":
+        from notifications.hooks import notify_on
+
+        return notify_on
     if name == "Level":
         from notifications.constants import Level
 

@@ -358,3 +358,109 @@ amark_read = sync_to_async(mark_read)
 amark_all_read = sync_to_async(mark_all_read)
 adelete = sync_to_async(delete)
 aunread_count = sync_to_async(unread_count)
+
+
+# Large audiences and large deletions: batches, each committed on its own, with bounded memory.
+
+
+def _audience(recipients: Recipients) -> models.QuerySet[Any]:
+    user_model = get_user_model()
+    if isinstance(recipients, Group):
+        return user_model._default_manager.filter(groups=recipients, is_active=True)
+    if isinstance(recipients, models.QuerySet):
+        if not issubclass(recipients.model, user_model):
+            raise InvalidRecipients(f"A QuerySet of recipients must be of {user_model.__name__}.")
+        return recipients
+    return user_model._default_manager.filter(pk__in=_recipient_pks(recipients))
+
+
+def notify_many(
+    recipients: Recipients,
+    verb: str,
+    *,
+    batch_size: int | None = None,
+    **kwargs: Any,
+) -> int:
+    """Like notify() for a large audience: batches committed one by one; return how many were notified.
+
+    Only one batch of rows is held at a time (called inside a transaction, the live pushes wait for
+    its commit). ``kwargs`` are notify()'s: actor, target, title, body, url, level, category, data ...
+    """
+    fields = _notification_fields(verb=verb, **{**_NOTIFY_DEFAULTS, **kwargs})
+    batch = max(1, int(batch_size or app_settings.BATCH_SIZE))
+    users = _audience(recipients).order_by("pk")
+    using = router.db_for_write(Notification)
+    total, last = 0, None
+    while True:
+        page = users if last is None else users.filter(pk__gt=last)
+        pks = list(page.values_list("pk", flat=True).distinct()[:batch])
+        if not pks:
+            return total
+        with transaction.atomic(using=using):
+            created = _create(pks, fields, using)
+            transaction.on_commit(lambda c=created: _created(c), using=using, robust=True)  # type: ignore[misc]
+        del created
+        total, last = total + len(pks), pks[-1]
+
+
+_NOTIFY_DEFAULTS: dict[str, Any] = {
+    "actor": None,
+    "target": None,
+    "action_object": None,
+    "title": "",
+    "body": "",
+    "url": "",
+    "level": Level.INFO,
+    "category": "",
+    "data": None,
+}
+
+
+def delete_many(
+    notifications: models.QuerySet[Notification],
+    *,
+    batch_size: int | None = None,
+    on_batch: Any = None,
+) -> int:
+    """Delete notifications of any recipients in batches; keep counts exact; push `deleted` frames.
+
+    Returns how many were deleted; ``on_batch(total_so_far)`` is called after each batch.
+    """
+    batch = max(1, int(batch_size or app_settings.BATCH_SIZE))
+    rows_qs = notifications.order_by("pk").values_list("pk", "recipient_id")
+    total, last = 0, None
+    while True:
+        page = rows_qs if last is None else rows_qs.filter(pk__gt=last)
+        rows = list(page[:batch])
+        if not rows:
+            return total
+        total += _delete_rows(rows, notifications.db)
+        last = rows[-1][0]
+        if on_batch is not None:
+            on_batch(total)
+
+
+def _delete_rows(rows: list[tuple[int, Any]], using: str) -> int:
+    by_user: dict[Any, list[int]] = {}
+    for pk, user_pk in rows:
+        by_user.setdefault(user_pk, []).append(pk)
+    states = InboxState.objects.using(using)
+    with transaction.atomic(using=using):
+        # QuerySet.delete() locks the inboxes and takes the unread ones off the counts.
+        doomed = Notification.objects.using(using).filter(pk__in=[r[0] for r in rows])
+        _, per_model = doomed.delete()
+        counts = dict(states.filter(user_id__in=by_user).values_list("user_id", "unread_count"))
+        users = get_user_model()._default_manager.using(using).in_bulk(list(by_user))
+        frames = {
+            pk: protocol.ids_frame(protocol.DELETED, ids, counts.get(pk, 0))
+            for pk, ids in by_user.items()
+        }
+
+        def publish() -> None:
+            delivery.send(delivery.frame_messages(frames))
+            for pk, ids in by_user.items():
+                if pk in users:
+                    signals.notifications_deleted.send(sender=Notification, user=users[pk], ids=ids)
+
+        transaction.on_commit(publish, using=using, robust=True)
+    return per_model.get(Notification._meta.label, 0)

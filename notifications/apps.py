@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,3 +18,12 @@ class NotificationsConfig(AppConfig):
         user_logged_out.connect(
             receivers.close_sockets_on_logout, dispatch_uid="notifications.logout"
         )
+
+        from notifications import compat, hooks, signals
+
+        signals.notify.connect(compat.notify_handler, dispatch_uid="notifications.compat.notify")
+        hooks.autodiscover()
+        if apps.is_installed("django.contrib.admin"):
+            from notifications.admin import add_user_actions
+
+            add_user_actions()

@@ -1,4 +1,8 @@
-"""Signals sent by the notifications app. Every one is sent after the transaction commits."""
+"""Signals of the notifications app.
+
+The app sends the past-tense ones, always after the transaction commits. ``notify`` is the other way
+round: code sends it to create notifications, as with django-notifications-hq.
+"""
 
 from __future__ import annotations
 
@@ -19,3 +23,15 @@ notifications_unread = Signal()
 #: Notifications were deleted through the API.
 #: Arguments: ``sender`` (the Notification class), ``user``, ``ids`` (list of int).
 notifications_deleted = Signal()
+
+#: Send it to notify, as code written for django-notifications-hq does::
+#:
+#:     notify.send(actor, recipient=user, verb="commented", target=post, description="...")
+#:
+#: Arguments: ``sender`` (the actor, any saved model instance), ``recipient`` (a user, an auth Group,
+#: a user QuerySet or a list of users), ``verb``; optional ``target``, ``action_object``,
+#: ``description`` (our ``body``), ``level`` ("success", "info", "warning", "error" or hq's 1-4),
+#: ``public`` and ``timestamp`` (ignored), our own ``title``, ``url``, ``category``, ``data``; any
+#: other keyword is stored in ``data``. The receiver's return value is the list of Notification
+#: created. docs/migrating-from-django-notifications-hq.md has the whole mapping.
+notify = Signal()

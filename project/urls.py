@@ -7,6 +7,7 @@ from project.demo import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("send/", views.send, name="send"),
+    path("demo/", include("project.demo.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("notifications/", include("notifications.urls")),

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from notifications.api import clean_url
 from notifications.constants import Level
 from notifications.exceptions import InvalidNotification
+from project.demo.models import Post
 
 
 class SendForm(forms.Form):
@@ -33,3 +34,20 @@ class SendForm(forms.Form):
     def recipients(self) -> Any:
         user = self.cleaned_data["recipient"]
         return user if user is not None else self.fields["recipient"].queryset  # type: ignore[attr-defined]
+
+
+class PostForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Post
+        fields = ["title", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 3})}
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Post.Status.choices)

@@ -17,3 +17,18 @@ class Article(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Project(models.Model):
+    """For the rules of tests/test_hooks.py: a status, an owner, members, a JSON field."""
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_projects"
+    )
+    status = models.CharField(max_length=20, default="open")
+    settings = models.JSONField(default=dict, blank=True)
+    members = models.ManyToManyField(User, blank=True, related_name="projects")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,108 @@
+"""Forms of the admin: the add form, "Send a notification" to selected users, and Broadcast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils.translation import gettext_lazy as _
+
+from notifications.api import _notification_fields, clean_url
+from notifications.constants import TITLE_MAX_LENGTH, URL_MAX_LENGTH, Level
+from notifications.exceptions import InvalidNotification
+from notifications.models import Notification
+
+
+def _clean_url(value: Any) -> str:
+    try:
+        return clean_url(value or "")
+    except InvalidNotification as exc:
+        raise forms.ValidationError(str(exc)) from None
+
+
+class NotificationAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Adding a notification in the admin: validated as notify() validates, saved through it."""
+
+    class Meta:
+        model = Notification
+        fields = ["recipient", "verb", "title", "body", "url", "level", "category", "data"]
+
+    def clean_url(self) -> str:
+        return _clean_url(self.cleaned_data.get("url"))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if self.errors:
+            return cleaned
+        try:
+            _notification_fields(
+                verb=cleaned.get("verb", ""),
+                actor=None,
+                target=None,
+                action_object=None,
+                title=cleaned.get("title", ""),
+                body=cleaned.get("body", ""),
+                url=cleaned.get("url", ""),
+                level=cleaned.get("level", Level.INFO),
+                category=cleaned.get("category", ""),
+                data=cleaned.get("data"),
+            )
+        except InvalidNotification as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return cleaned
+
+
+class MessageForm(forms.Form):
+    """What a notification says: title, body, url, level."""
+
+    title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
+    body = forms.CharField(
+        label=_("Body"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    url = forms.CharField(
+        label=_("Link"),
+        max_length=URL_MAX_LENGTH,
+        required=False,
+        help_text=_("A path such as /orders/3/, or an http(s) URL."),
+    )
+    level = forms.ChoiceField(label=_("Level"), choices=Level.choices, initial=Level.INFO)
+
+    def clean_url(self) -> str:
+        return _clean_url(self.cleaned_data.get("url"))
+
+    def notify_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {k: data[k] for k in ("title", "body", "url", "level")}
+
+
+class SendNotificationForm(MessageForm):
+    """The intermediate page of the user admin's "Send a notification" action."""
+
+
+class BroadcastForm(MessageForm):
+    ALL = "all"
+    GROUP = "group"
+
+    audience = forms.ChoiceField(
+        label=_("Send to"),
+        choices=[(ALL, _("All active users")), (GROUP, _("The active members of one group"))],
+        initial=ALL,
+        widget=forms.RadioSelect,
+    )
+    group = forms.ModelChoiceField(
+        label=_("Group"), queryset=Group.objects.order_by("name"), required=False
+    )
+    field_order = ["audience", "group", "title", "body", "url", "level"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if cleaned.get("audience") == self.GROUP and not cleaned.get("group"):
+            self.add_error("group", _("Choose the group to notify."))
+        return cleaned
+
+    def recipients(self) -> Any:
+        if self.cleaned_data["audience"] == self.GROUP:
+            return self.cleaned_data["group"]  # notify_many() takes its active members
+        return get_user_model()._default_manager.filter(is_active=True)
