@@ -48,7 +48,11 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
 
 
 def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
-    alias = app_settings.CHANNEL_LAYER
+    try:
+        alias = app_settings.CHANNEL_LAYER
+        refresh = app_settings.GROUP_REFRESH_INTERVAL
+    except NotificationsImproperlyConfigured:
+        return []  # check_settings reports it (E002)
     layers_setting = getattr(settings, "CHANNEL_LAYERS", None) or {}
     config = layers_setting.get(alias)
     if config is None:
@@ -75,7 +79,6 @@ def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     group_expiry = options.get("group_expiry", 86400)
-    refresh = app_settings.GROUP_REFRESH_INTERVAL
     if isinstance(refresh, int | float) and refresh >= group_expiry:
         messages.append(
             Warning(
@@ -136,7 +139,8 @@ def check_security(**kwargs: Any) -> list[CheckMessage]:
         )
     if getattr(settings, "ASGI_APPLICATION", None):
         for alias, db in settings.DATABASES.items():
-            if db.get("CONN_MAX_AGE") and not (db.get("OPTIONS") or {}).get("pool"):
+            # None keeps connections forever: the worst case, not "off".
+            if db.get("CONN_MAX_AGE", 0) != 0 and not (db.get("OPTIONS") or {}).get("pool"):
                 messages.append(
                     Warning(
                         f"DATABASES[{alias!r}]['CONN_MAX_AGE'] is not 0 under ASGI: persistent "

@@ -1,0 +1,304 @@
+"""System checks: each fires when it should, and not otherwise."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.core.checks import Error, Warning, run_checks
+
+from notifications import checks
+from notifications.layers import redis_channel_layer
+
+MEMORY = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+REDIS = "channels_redis.core.RedisChannelLayer"
+
+
+def ids(messages: list[Any]) -> list[str]:
+    return [m.id for m in messages]
+
+
+@pytest.fixture
+def good(settings: Any) -> Any:
+    """A production-like configuration that raises nothing."""
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["example.com"]
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer("redis://127.0.0.1:6379/0")}
+    settings.NOTIFICATIONS = {}
+    return settings
+
+
+def all_notification_checks() -> list[Any]:
+    return [*checks.check_settings(), *checks.check_channel_layer(), *checks.check_security()]
+
+
+def test_a_good_configuration_passes(good: Any) -> None:
+    assert all_notification_checks() == []
+
+
+def test_every_message_has_a_hint_and_an_app_id(settings: Any) -> None:
+    settings.CHANNEL_LAYERS = {}
+    settings.NOTIFICATIONS = {"CATCH_UP_LIMIT": 0}
+    settings.ALLOWED_HOSTS = ["*"]
+    messages = all_notification_checks()
+    assert messages
+    for message in messages:
+        assert message.id.startswith("notifications.")
+        assert message.hint
+
+
+# E001: no channel layer
+
+
+@pytest.mark.parametrize("layers", [{}, None, {"other": MEMORY}])
+def test_e001_without_the_layer(good: Any, layers: Any) -> None:
+    good.CHANNEL_LAYERS = layers
+    [message] = checks.check_channel_layer()
+    assert message.id == "notifications.E001" and isinstance(message, Error)
+
+
+def test_e001_without_the_setting(good: Any) -> None:
+    del good.CHANNEL_LAYERS
+    assert ids(checks.check_channel_layer()) == ["notifications.E001"]
+
+
+def test_e001_follows_the_configured_alias(good: Any) -> None:
+    good.NOTIFICATIONS = {"CHANNEL_LAYER": "notifications"}
+    assert ids(checks.check_channel_layer()) == ["notifications.E001"]
+    good.CHANNEL_LAYERS = {"notifications": redis_channel_layer("redis://127.0.0.1:6379/0")}
+    assert checks.check_channel_layer() == []
+
+
+# E002: bad NOTIFICATIONS
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"NO_SUCH_KEY": 1},
+        {"CATCH_UP_LIMIT": 0},
+        {"CATCH_UP_LIMIT": -5},
+        {"CATCH_UP_LIMIT": "200"},
+        {"MAX_IDS": None},
+        {"PAGE_SIZE": True},
+        {"PUBLISH_TIMEOUT": 0.0},
+        {"GROUP_REFRESH_INTERVAL": 0},
+        {"GROUP_REFRESH_INTERVAL": "60"},
+        {"GROUP_REFRESH_INTERVAL": False},
+        ["CATCH_UP_LIMIT"],
+    ],
+    ids=repr,
+)
+def test_e002_bad_notifications_setting(good: Any, value: Any) -> None:
+    good.NOTIFICATIONS = value
+    messages = checks.check_settings()
+    assert messages and set(ids(messages)) == {"notifications.E002"}
+    assert all(isinstance(m, Error) for m in messages)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {},
+        None,
+        {"CATCH_UP_LIMIT": 1},
+        {"PUBLISH_TIMEOUT": 0.5},
+        {"GROUP_REFRESH_INTERVAL": None},
+        {"GROUP_REFRESH_INTERVAL": 30},
+        {"CHANNEL_LAYER": "default"},
+    ],
+    ids=repr,
+)
+def test_e002_quiet_for_good_values(good: Any, value: Any) -> None:
+    good.NOTIFICATIONS = value
+    assert checks.check_settings() == []
+
+
+def test_e002_names_the_unknown_key(good: Any) -> None:
+    good.NOTIFICATIONS = {"CATCHUP_LIMIT": 5}
+    [message] = checks.check_settings()
+    assert "CATCHUP_LIMIT" in message.msg
+
+
+def test_bad_notifications_setting_is_reported_not_raised_by_run_checks(good: Any) -> None:
+    # Every check reads NOTIFICATIONS: an unknown key must give E002, not a traceback.
+    good.NOTIFICATIONS = {"NO_SUCH_KEY": 1}
+    messages = run_checks()
+    assert "notifications.E002" in ids(messages)
+
+
+# W001: in-memory layer with DEBUG = False
+
+
+def test_w001_in_memory_layer_without_debug(good: Any) -> None:
+    good.CHANNEL_LAYERS = {"default": MEMORY}
+    [message] = checks.check_channel_layer()
+    assert message.id == "notifications.W001" and isinstance(message, Warning)
+
+
+def test_w001_quiet_with_debug(good: Any) -> None:
+    good.CHANNEL_LAYERS = {"default": MEMORY}
+    good.DEBUG = True
+    assert checks.check_channel_layer() == []
+
+
+def test_w001_quiet_with_redis(good: Any) -> None:
+    assert "notifications.W001" not in ids(checks.check_channel_layer())
+
+
+# W002: sockets re-join less often than group_expiry
+
+
+@pytest.mark.parametrize(("refresh", "expiry"), [(100, 100), (200, 100), (90000, None)])
+def test_w002_refresh_not_below_group_expiry(good: Any, refresh: int, expiry: int | None) -> None:
+    config = redis_channel_layer("redis://127.0.0.1:6379/0")
+    if expiry is None:
+        del config["CONFIG"]["group_expiry"]  # the layer's default, 86400
+    else:
+        config["CONFIG"]["group_expiry"] = expiry
+    good.CHANNEL_LAYERS = {"default": config}
+    good.NOTIFICATIONS = {"GROUP_REFRESH_INTERVAL": refresh}
+    assert ids(checks.check_channel_layer()) == ["notifications.W002"]
+
+
+@pytest.mark.parametrize(("refresh", "expiry"), [(99, 100), (None, 100), (None, 10)])
+def test_w002_quiet_when_refresh_is_below_group_expiry(
+    good: Any, refresh: int | None, expiry: int
+) -> None:
+    config = redis_channel_layer("redis://127.0.0.1:6379/0", group_expiry=expiry)
+    good.CHANNEL_LAYERS = {"default": config}
+    good.NOTIFICATIONS = {"GROUP_REFRESH_INTERVAL": refresh}
+    assert checks.check_channel_layer() == []
+
+
+# W003: Redis hosts without a socket_timeout above the blocking read
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        ["redis://127.0.0.1:6379/0"],
+        [("127.0.0.1", 6379)],
+        [{"address": "redis://127.0.0.1:6379/0"}],
+        [{"address": "redis://127.0.0.1:6379/0", "socket_timeout": 5}],
+        [{"address": "redis://a", "socket_timeout": 30}, {"address": "redis://b"}],
+        None,
+    ],
+    ids=repr,
+)
+def test_w003_redis_host_without_socket_timeout(good: Any, hosts: Any) -> None:
+    config: dict[str, Any] = {"capacity": 10_000}
+    if hosts is not None:
+        config["hosts"] = hosts
+    good.CHANNEL_LAYERS = {"default": {"BACKEND": REDIS, "CONFIG": config}}
+    assert ids(checks.check_channel_layer()) == ["notifications.W003"]
+
+
+def test_w003_quiet_with_socket_timeouts(good: Any) -> None:
+    hosts = [
+        {"address": "redis://a", "socket_timeout": 30},
+        {"address": "redis://b", "socket_timeout": 6},
+    ]
+    good.CHANNEL_LAYERS = {
+        "default": {"BACKEND": REDIS, "CONFIG": {"hosts": hosts, "capacity": 10_000}}
+    }
+    assert checks.check_channel_layer() == []
+
+
+def test_w003_and_w004_only_for_channels_redis(good: Any) -> None:
+    good.CHANNEL_LAYERS = {"default": {"BACKEND": "myproject.layers.Custom", "CONFIG": {}}}
+    assert checks.check_channel_layer() == []
+
+
+# W004: low capacity
+
+
+@pytest.mark.parametrize("capacity", [100, 999, None])
+def test_w004_low_capacity(good: Any, capacity: int | None) -> None:
+    config = redis_channel_layer("redis://127.0.0.1:6379/0")
+    if capacity is None:
+        del config["CONFIG"]["capacity"]  # channels-redis' default, 100
+    else:
+        config["CONFIG"]["capacity"] = capacity
+    good.CHANNEL_LAYERS = {"default": config}
+    assert ids(checks.check_channel_layer()) == ["notifications.W004"]
+
+
+@pytest.mark.parametrize("capacity", [1000, 10_000])
+def test_w004_quiet_with_enough_capacity(good: Any, capacity: int) -> None:
+    good.CHANNEL_LAYERS = {"default": redis_channel_layer("redis://x", capacity=capacity)}
+    assert checks.check_channel_layer() == []
+
+
+# W005: ALLOWED_HOSTS = ["*"]
+
+
+def test_w005_wildcard_allowed_hosts(good: Any) -> None:
+    good.ALLOWED_HOSTS = ["example.com", "*"]
+    assert ids(checks.check_security()) == ["notifications.W005"]
+
+
+def test_w005_quiet_in_debug(good: Any) -> None:
+    good.ALLOWED_HOSTS = ["*"]
+    good.DEBUG = True
+    assert checks.check_security() == []
+
+
+@pytest.mark.parametrize("hosts", [["example.com"], [".example.com"], []])
+def test_w005_quiet_with_named_hosts(good: Any, hosts: list[str]) -> None:
+    good.ALLOWED_HOSTS = hosts
+    assert checks.check_security() == []
+
+
+# W006: persistent database connections under ASGI
+
+
+def fake_settings(**databases: dict[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(
+        DEBUG=False,
+        ALLOWED_HOSTS=["example.com"],
+        ASGI_APPLICATION="project.asgi.application",
+        DATABASES=databases,
+    )
+
+
+@pytest.mark.parametrize("max_age", [60, None])  # None: connections never close
+def test_w006_conn_max_age_under_asgi(monkeypatch: pytest.MonkeyPatch, max_age: int | None) -> None:
+    monkeypatch.setattr(
+        checks,
+        "settings",
+        fake_settings(default={"CONN_MAX_AGE": 0}, replica={"CONN_MAX_AGE": max_age}),
+    )
+    [message] = checks.check_security()
+    assert message.id == "notifications.W006" and "replica" in message.msg
+
+
+@pytest.mark.parametrize(
+    "db",
+    [{}, {"CONN_MAX_AGE": 0}, {"CONN_MAX_AGE": 60, "OPTIONS": {"pool": True}}],
+    ids=repr,
+)
+def test_w006_quiet_without_persistent_connections(
+    monkeypatch: pytest.MonkeyPatch, db: dict[str, Any]
+) -> None:
+    monkeypatch.setattr(checks, "settings", fake_settings(default=db))
+    assert checks.check_security() == []
+
+
+def test_w006_quiet_without_asgi(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = fake_settings(default={"CONN_MAX_AGE": 60})
+    fake.ASGI_APPLICATION = None
+    monkeypatch.setattr(checks, "settings", fake)
+    assert checks.check_security() == []
+
+
+# Registration
+
+
+def test_checks_are_registered(good: Any) -> None:
+    good.CHANNEL_LAYERS = {}
+    good.ALLOWED_HOSTS = ["*"]
+    found = ids(run_checks())
+    assert "notifications.E001" in found
+    assert "notifications.W005" in found
