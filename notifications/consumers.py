@@ -91,13 +91,16 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         since: int | None = None
+        since_error: protocol.ProtocolError | None = None
         raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("since")
         if raw:
             try:
                 since = protocol.parse_since(raw[-1])
             except protocol.ProtocolError as exc:
-                await self.send(text_data=protocol.error_frame(exc.code, exc.message))
-        await self._catch_up(since, welcome=True)
+                since_error = exc
+        await self._catch_up(since, welcome=True)  # `welcome` is always the first frame
+        if since_error is not None:
+            await self._error(since_error.code, since_error.message)
         self.refresher = asyncio.create_task(self._refresh_membership())
 
     async def disconnect(self, code: int) -> None:

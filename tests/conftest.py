@@ -136,3 +136,45 @@ def alice(db: None) -> Any:
 @pytest.fixture
 def bob(db: None) -> Any:
     return make_user("bob")
+
+
+# Live servers: daphne subprocesses sharing the test database and Redis (tests/servers.py).
+
+
+@pytest.fixture
+def live_redis_layer(settings: Any, redis_url: str) -> Iterator[dict[str, Any]]:
+    """This process's channel layer, set to the one daphne subprocesses use (Redis, flushed)."""
+    from tests import servers
+
+    config = servers.redis_layer_config(redis_url)
+    settings.CHANNEL_LAYERS = {"default": config}
+    _flush(redis_url)
+    yield config
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def daphne_factory(
+    transactional_db: None, live_redis_layer: dict[str, Any], redis_url: str
+) -> Iterator[Any]:
+    """Start daphne processes on free ports (``daphne_factory(**kwargs)``); all stop after the test.
+
+    Each serves ``project.asgi:application`` with tests.settings, the test database and this Redis;
+    ``server.login(username, password)`` returns the session cookies of a real HTTP login.
+    """
+    from contextlib import ExitStack
+
+    from tests import servers
+
+    with ExitStack() as stack:
+
+        def start(**kwargs: Any) -> servers.DaphneServer:
+            return stack.enter_context(servers.daphne_server(redis_url, **kwargs))
+
+        yield start
+
+
+@pytest.fixture
+def daphne(daphne_factory: Any) -> Any:
+    """One daphne process (see ``daphne_factory``)."""
+    return daphne_factory()

@@ -1,0 +1,225 @@
+"""Real servers for end-to-end tests: daphne in a subprocess against the test database and Redis.
+
+The subprocess runs ``tests.settings`` with two variables (see tests/settings.py):
+``NOTIFICATIONS_TEST_DB_NAME`` (the test database, which must hold committed data: use
+``transactional_db``) and ``NOTIFICATIONS_TEST_REDIS_URL`` (its channel layer). A test process that
+creates notifications for the server's sockets uses the same layer config: ``redis_layer_config()``.
+
+    with daphne_server(redis_url) as server:
+        session = server.login("alice", "alice")
+        websockets.sync.client.connect(server.ws_url, origin=server.origin,
+                                       additional_headers={"Cookie": session.header})
+
+Pytest fixtures wrapping this live in tests/conftest.py (``daphne``, ``daphne_factory``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from notifications.layers import redis_channel_layer
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def redis_layer_config(redis_url: str, **options: Any) -> dict[str, Any]:
+    """The CHANNEL_LAYERS entry the subprocesses use (tests/settings.py), for the test process."""
+    return redis_channel_layer(redis_url, **options)
+
+
+def test_db_name() -> str:
+    """The name (SQLite: the file) of the test database this process is connected to."""
+    from django.db import connection
+
+    return str(connection.settings_dict["NAME"])
+
+
+def subprocess_env(
+    redis_url: str, *, db_name: str | None = None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Environment for a subprocess (daphne, manage.py) that shares the test database and Redis."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        NOTIFICATIONS_TEST_DB_NAME=db_name or test_db_name(),
+        NOTIFICATIONS_TEST_REDIS_URL=redis_url,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class Session:
+    """Cookies of a signed-in HTTP session."""
+
+    cookies: dict[str, str]
+
+    @property
+    def header(self) -> str:
+        """The value of a ``Cookie`` request header."""
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+    @property
+    def sessionid(self) -> str:
+        return self.cookies["sessionid"]
+
+
+@dataclass
+class DaphneServer:
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    host: str = HOST
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        """An Origin header the server allows (ALLOWED_HOSTS)."""
+        return self.url
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws/notifications/"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the daphne process (Linux)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        assert match, status
+        return int(match.group(1)) * 1024
+
+    def login(self, username: str, password: str) -> Session:
+        """Sign in through the login form over HTTP, as a browser does; return the session cookies."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            conn.request("GET", "/accounts/login/")
+            response = conn.getresponse()
+            page = response.read().decode()
+            cookies = _cookies(response)
+            match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+            assert response.status == 200 and match, (response.status, page[:500])
+            body = urlencode(
+                {"username": username, "password": password, "csrfmiddlewaretoken": match[1]}
+            )
+            conn.request(
+                "POST",
+                "/accounts/login/",
+                body=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": Session(cookies).header,
+                    "Origin": self.origin,
+                    "Referer": f"{self.url}/accounts/login/",
+                },
+            )
+            response = conn.getresponse()
+            response.read()
+            cookies.update(_cookies(response))
+        finally:
+            conn.close()
+        if response.status != 302 or "sessionid" not in cookies:
+            raise AssertionError(f"Login of {username!r} failed: HTTP {response.status}")
+        return Session(cookies)
+
+
+def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    for header in response.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def _wait_listening(server: DaphneServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            with socket.create_connection((server.host, server.port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(
+        f"daphne did not listen on port {server.port} in {timeout} s:\n{server.log()}"
+    )
+
+
+@contextmanager
+def daphne_server(
+    redis_url: str,
+    *,
+    db_name: str | None = None,
+    env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    startup_timeout: float = 30,
+) -> Iterator[DaphneServer]:
+    """Run ``daphne project.asgi:application`` on a free port until the block exits."""
+    daphne = Path(sys.executable).with_name("daphne")
+    command = [str(daphne)] if daphne.exists() else [sys.executable, "-m", "daphne"]
+    full_env = subprocess_env(redis_url, db_name=db_name, extra=env)
+    fd, log_name = tempfile.mkstemp(prefix="daphne-", suffix=".log")
+    log_path = Path(log_name)
+    with os.fdopen(fd, "wb") as log:
+        port = free_port()
+        process = subprocess.Popen(
+            [*command, "-b", HOST, "-p", str(port), *args, "project.asgi:application"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = DaphneServer(port=port, process=process, log_path=log_path, env=full_env)
+    try:
+        _wait_listening(server, startup_timeout)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log_path.unlink(missing_ok=True)
+
+
+def manage(redis_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py <args>`` in a third process sharing the test database and Redis."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=subprocess_env(redis_url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )

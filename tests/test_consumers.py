@@ -1,0 +1,560 @@
+"""The WebSocket consumer, driven in-process with WebsocketCommunicator through project.asgi.
+
+Tests that deliver through the channel layer run on both layers (`any_layer`): in-memory and
+channels-redis on the real Redis. Notifications are created with `anotify`, as a view under a
+server would: the after-commit push then runs on this test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.db import close_old_connections
+from django.test import Client
+
+from notifications import anotify, delivery, notify, protocol
+from notifications.api import amark_read
+from notifications.models import Notification
+from notifications.testing import connect, receive_frame
+from project.asgi import application
+from tests.conftest import make_user
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+ORIGIN = "http://testserver"
+PATH = "/ws/notifications/"
+
+Open = Callable[..., Awaitable[tuple[WebsocketCommunicator, dict[str, Any]]]]
+
+
+@pytest.fixture
+def memory_layer(settings: Any) -> str:
+    """A fresh in-memory layer for tests whose subject is not the layer."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return "memory"
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[Open]:
+    """``await sockets(user, since=None)`` opens a consumer as `user`; all are closed afterwards."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_socket(user: Any, since: Any = None) -> tuple[WebsocketCommunicator, dict]:
+        path = PATH if since is None else f"{PATH}?since={since}"
+        communicator, welcome = await connect(application, user, path=path, origin=ORIGIN)
+        opened.append(communicator)
+        return communicator, welcome
+
+    yield open_socket
+    for communicator in opened:
+        # A communicator whose receive timed out has had its application cancelled already.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await communicator.disconnect()
+
+
+async def auser(username: str) -> Any:
+    return await sync_to_async(make_user)(username)
+
+
+async def session_cookie(user: Any) -> bytes:
+    """A real session for `user`, as the login view would create it."""
+
+    def login() -> str:
+        client = Client()
+        client.force_login(user)
+        return str(client.cookies["sessionid"].value)
+
+    return f"sessionid={await sync_to_async(login)()}".encode()
+
+
+async def frames(communicator: WebsocketCommunicator, count: int) -> list[dict[str, Any]]:
+    return [await receive_frame(communicator, wait=3) for _ in range(count)]
+
+
+def seqs(received: list[dict[str, Any]]) -> list[int]:
+    assert all(f["type"] == "notification" for f in received), received
+    return [f["notification"]["seq"] for f in received]
+
+
+async def silent(communicator: WebsocketCommunicator) -> bool:
+    return bool(await communicator.receive_nothing(timeout=0.3))
+
+
+async def send_json(communicator: WebsocketCommunicator, value: Any) -> None:
+    await communicator.send_to(text_data=json.dumps(value))
+
+
+async def closed_with(communicator: WebsocketCommunicator, timeout: float = 2) -> int:
+    """Skip frames until the server closes the socket; return the close code."""
+    while True:
+        output = await communicator.receive_output(timeout)
+        if output["type"] == "websocket.close":
+            return int(output.get("code", 1000))
+
+
+async def create_notifications(user: Any, count: int, **fields: Any) -> list[Notification]:
+    """`count` notifications for `user`, one notify() each."""
+    created: list[Notification] = []
+    for i in range(count):
+        created += await anotify(user, "created", title=f"n{i + 1}", **fields)
+    return created
+
+
+# Who may connect.
+
+
+async def test_anonymous_is_refused() -> None:
+    communicator = WebsocketCommunicator(application, PATH, headers=[(b"origin", ORIGIN.encode())])
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [(ORIGIN, True), ("http://evil.example", False), ("https://testserver.evil.example", False)],
+)
+async def test_origin_must_be_an_allowed_host(
+    memory_layer: str, origin: str, accepted: bool
+) -> None:
+    cookie = await session_cookie(await auser("alice"))
+    communicator = WebsocketCommunicator(
+        application, PATH, headers=[(b"origin", origin.encode()), (b"cookie", cookie)]
+    )
+    connected, _ = await communicator.connect()
+    try:
+        assert connected is accepted
+    finally:
+        await communicator.disconnect()
+
+
+async def test_missing_origin_is_refused(memory_layer: str) -> None:
+    cookie = await session_cookie(await auser("alice"))
+    communicator = WebsocketCommunicator(application, PATH, headers=[(b"cookie", cookie)])
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_welcome_carries_exact_unread_count_and_last_seq(memory_layer: str) -> None:
+    alice = await auser("alice")
+    created = await create_notifications(alice, 3)
+    await amark_read(alice, [created[1].pk])
+    cookie = await session_cookie(alice)  # through the real session, as a browser connects
+    communicator = WebsocketCommunicator(
+        application, PATH, headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie)]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    assert await receive_frame(communicator) == {
+        "type": "welcome",
+        "unread_count": 2,
+        "last_seq": 3,
+    }
+    assert await silent(communicator)  # no catch-up without ?since
+    await communicator.disconnect()
+
+
+# Live delivery.
+
+
+async def test_notification_reaches_every_socket_of_its_recipient_and_no_one_else(
+    any_layer: str, sockets: Open
+) -> None:
+    alice, bob = await auser("alice"), await auser("bob")
+    (a1, _), (a2, _), (b1, _) = await sockets(alice), await sockets(alice), await sockets(bob)
+    [created] = await anotify(alice, "commented", title="Hi", url="/p/1/", data={"k": [1]})
+    for communicator in (a1, a2):
+        frame = await receive_frame(communicator)
+        assert frame["type"] == "notification"
+        assert frame["notification"]["id"] == created.pk
+        assert frame["notification"]["seq"] == 1
+        assert frame["notification"]["data"] == {"k": [1]}
+        assert await silent(communicator)
+    assert await silent(b1)
+
+
+async def test_a_push_with_a_seq_gap_is_filled_from_the_database(
+    any_layer: str, sockets: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = await auser("alice")
+    socket, _ = await sockets(alice)
+    monkeypatch.setattr(delivery, "send", lambda messages: None)  # the layer "drops" every push
+    created = await create_notifications(alice, 3)
+    layer = get_channel_layer()
+    group = protocol.user_group(alice.pk)
+    third = protocol.push_message(3, protocol.notification_frame(created[2]))
+    await layer.group_send(group, third)
+    assert seqs(await frames(socket, 3)) == [1, 2, 3]
+    # Late or repeated pushes of what was already sent are dropped.
+    await layer.group_send(group, protocol.push_message(2, protocol.notification_frame(created[1])))
+    await layer.group_send(group, third)
+    assert await silent(socket)
+
+
+async def test_notifications_created_while_sockets_connect_arrive_exactly_once_in_order(
+    any_layer: str, sockets: Open
+) -> None:
+    alice = await auser("alice")
+    await create_notifications(alice, 3)
+    since, extra = 2, 60
+
+    def create_in_another_thread() -> None:
+        # Its own thread and database connection: commits race the consumers' connect for real.
+        try:
+            for i in range(extra):
+                notify(alice, "raced", title=f"r{i}")
+        finally:
+            close_old_connections()
+
+    creator = asyncio.create_task(sync_to_async(create_in_another_thread, thread_sensitive=False)())
+    opened: list[tuple[WebsocketCommunicator, dict[str, Any]]] = []
+    while not creator.done() and len(opened) < 8:
+        opened.append(await sockets(alice, since=since))
+    await creator
+    last = 3 + extra
+    mid_stream = [w["last_seq"] for _, w in opened if 3 < w["last_seq"] < last]
+    assert len(mid_stream) >= 2, f"sockets did not connect during the creation: {opened}"
+    for socket, _ in opened:
+        received: list[int] = []
+        while not received or received[-1] < last:
+            received += seqs([await receive_frame(socket, wait=5)])
+        assert received == list(range(since + 1, last + 1))
+        assert await silent(socket)
+
+
+# Catch-up.
+
+
+@pytest.mark.parametrize(
+    ("since", "limit", "expected"),
+    [
+        (2, 200, [3, 4, 5]),
+        (0, 200, [1, 2, 3, 4, 5]),
+        (5, 200, []),
+        (2, 3, [3, 4, 5]),  # exactly the cap
+        (1, 3, "reset"),  # one past the cap
+        (9, 200, "reset"),  # ahead of the server: a different database, or a reset inbox
+    ],
+)
+async def test_catch_up_since_replays_in_order_up_to_the_cap(
+    memory_layer: str, sockets: Open, settings: Any, since: int, limit: int, expected: Any
+) -> None:
+    settings.NOTIFICATIONS = {"CATCH_UP_LIMIT": limit}
+    alice = await auser("alice")
+    await create_notifications(alice, 5)
+    socket, welcome = await sockets(alice, since=since)
+    assert welcome == {"type": "welcome", "unread_count": 5, "last_seq": 5}
+    if expected == "reset":
+        assert await receive_frame(socket) == {"type": "reset", "unread_count": 5, "last_seq": 5}
+    else:
+        assert seqs(await frames(socket, len(expected))) == expected
+    assert await silent(socket)
+
+
+async def test_sync_replays_what_follows_since(memory_layer: str, sockets: Open) -> None:
+    alice = await auser("alice")
+    await create_notifications(alice, 5)
+    socket, _ = await sockets(alice)
+    await send_json(socket, {"type": "sync", "since": 3})
+    assert seqs(await frames(socket, 2)) == [4, 5]
+    await send_json(socket, {"type": "sync", "since": 0})
+    assert seqs(await frames(socket, 5)) == [1, 2, 3, 4, 5]
+    assert await silent(socket)
+
+
+async def test_live_push_after_sync_is_not_repeated(memory_layer: str, sockets: Open) -> None:
+    alice = await auser("alice")
+    await create_notifications(alice, 2)
+    socket, _ = await sockets(alice)
+    await send_json(socket, {"type": "sync", "since": 0})
+    assert seqs(await frames(socket, 2)) == [1, 2]
+    await anotify(alice, "after")
+    assert seqs(await frames(socket, 1)) == [3]
+    assert await silent(socket)
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "1.5", "%C2%B2", "99999999999999999999"])
+async def test_invalid_since_gets_an_error_after_the_welcome(
+    memory_layer: str, sockets: Open, raw: str
+) -> None:
+    alice = await auser("alice")
+    await create_notifications(alice, 2)
+    socket, welcome = await sockets(alice, since=raw)  # asserts the first frame is `welcome`
+    assert welcome["last_seq"] == 2
+    error = await receive_frame(socket)
+    assert (error["type"], error["code"]) == ("error", "invalid_since")
+    assert await silent(socket)  # treated as no cursor: no replay
+    await send_json(socket, {"type": "ping"})
+    assert await receive_frame(socket) == {"type": "pong"}
+
+
+# Client commands.
+
+
+async def test_mark_read_goes_to_every_socket_of_the_user_with_the_exact_count(
+    any_layer: str, sockets: Open
+) -> None:
+    alice, bob = await auser("alice"), await auser("bob")
+    n1, _n2, n3 = await create_notifications(alice, 3)
+    (a1, _), (a2, _), (b1, _) = await sockets(alice), await sockets(alice), await sockets(bob)
+    await send_json(a1, {"type": "mark_read", "ids": [n1.pk, n3.pk]})
+    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 1}
+    assert await receive_frame(a1) == expected
+    assert await receive_frame(a2) == expected
+    assert await silent(b1)
+    assert await sync_to_async(unread)(alice) == 1
+
+
+async def test_mark_all_read_sends_every_id_that_changed(any_layer: str, sockets: Open) -> None:
+    alice = await auser("alice")
+    n1, n2, n3 = await create_notifications(alice, 3)
+    await amark_read(alice, [n2.pk])
+    (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
+    await send_json(a2, {"type": "mark_all_read"})
+    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 0}
+    assert await receive_frame(a1) == expected
+    assert await receive_frame(a2) == expected
+    assert await sync_to_async(unread)(alice) == 0
+
+
+async def test_delete_goes_to_every_socket_with_the_exact_count(
+    any_layer: str, sockets: Open
+) -> None:
+    alice = await auser("alice")
+    n1, n2, n3 = await create_notifications(alice, 3)
+    await amark_read(alice, [n3.pk])
+    (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
+    await send_json(a1, {"type": "delete", "ids": [n1.pk, n3.pk]})
+    expected = {"type": "deleted", "ids": [n1.pk, n3.pk], "unread_count": 1}
+    assert await receive_frame(a1) == expected
+    assert await receive_frame(a2) == expected
+    remaining = await sync_to_async(list)(Notification.objects.values_list("pk", flat=True))
+    assert remaining == [n2.pk]
+    assert await sync_to_async(unread)(alice) == 1
+
+
+async def test_ping_gets_pong(memory_layer: str, sockets: Open) -> None:
+    socket, _ = await sockets(await auser("alice"))
+    await send_json(socket, {"type": "ping"})
+    assert await receive_frame(socket) == {"type": "pong"}
+
+
+def unread(user: Any) -> int:
+    from notifications.api import unread_count
+
+    return unread_count(user)
+
+
+def read_state(user: Any) -> list[tuple[int, bool]]:
+    return [
+        (pk, read_at is not None)
+        for pk, read_at in Notification.objects.filter(recipient=user)
+        .order_by("seq")
+        .values_list("pk", "read_at")
+    ]
+
+
+# Bad frames: an `error` frame, nothing changed, the socket stays usable.
+
+BAD_FRAMES = [
+    pytest.param("not json", "invalid_json", id="not-json"),
+    pytest.param("[1, 2]", "invalid_json", id="array"),
+    pytest.param('"ping"', "invalid_json", id="string"),
+    pytest.param("null", "invalid_json", id="null"),
+    pytest.param(b'{"type": "ping"}', "binary_not_supported", id="binary"),
+    pytest.param('{"type": "shout"}', "unknown_type", id="unknown-type"),
+    pytest.param('{"ids": [1]}', "unknown_type", id="no-type"),
+    pytest.param('{"type": ["ping"]}', "unknown_type", id="type-not-a-string"),
+    pytest.param('{"type": "pong"}', "unknown_type", id="server-type"),
+    pytest.param('{"type": "mark_read"}', "invalid", id="no-ids"),
+    pytest.param('{"type": "mark_read", "ids": "{id}"}', "invalid", id="ids-string"),
+    pytest.param('{"type": "mark_read", "ids": []}', "invalid", id="ids-empty"),
+    pytest.param('{"type": "mark_read", "ids": [{id}, "x"]}', "invalid", id="ids-mixed"),
+    pytest.param('{"type": "mark_read", "ids": [true]}', "invalid", id="ids-bool"),
+    pytest.param('{"type": "mark_read", "ids": [{id}.0]}', "invalid", id="ids-float"),
+    pytest.param('{"type": "mark_read", "ids": [-{id}]}', "invalid", id="ids-negative"),
+    pytest.param('{"type": "delete", "ids": {"a": {id}}}', "invalid", id="delete-ids-object"),
+    pytest.param('{"type": "sync", "since": "1"}', "invalid", id="since-string"),
+    pytest.param('{"type": "sync", "since": -1}', "invalid", id="since-negative"),
+    pytest.param('{"type": "sync"}', "invalid", id="since-missing"),
+    pytest.param("too-many-ids", "invalid", id="ids-over-max"),
+]
+
+
+@pytest.mark.parametrize(("frame", "code"), BAD_FRAMES)
+async def test_bad_frame_gets_an_error_and_changes_nothing(
+    memory_layer: str, sockets: Open, frame: Any, code: str
+) -> None:
+    alice = await auser("alice")
+    [n1] = await create_notifications(alice, 1)
+    socket, _ = await sockets(alice)
+    if frame == "too-many-ids":
+        frame = json.dumps({"type": "mark_read", "ids": [n1.pk, *list(range(10**6, 10**6 + 500))]})
+    if isinstance(frame, bytes):
+        await socket.send_to(bytes_data=frame)
+    else:
+        await socket.send_to(text_data=frame.replace("{id}", str(n1.pk)))
+    error = await receive_frame(socket)
+    assert (error["type"], error["code"]) == ("error", code)
+    assert isinstance(error["message"], str) and error["message"]
+    assert await silent(socket)
+    assert await sync_to_async(read_state)(alice) == [(n1.pk, False)]
+    await send_json(socket, {"type": "mark_read", "ids": [n1.pk]})  # still usable
+    assert (await receive_frame(socket))["type"] == "read"
+
+
+@pytest.mark.parametrize("command", ["mark_read", "delete"])
+async def test_ids_of_another_user_are_not_found_and_nothing_changes(
+    any_layer: str, sockets: Open, command: str
+) -> None:
+    alice, bob = await auser("alice"), await auser("bob")
+    [mine] = await create_notifications(alice, 1)
+    [theirs] = await create_notifications(bob, 1)
+    socket, _ = await sockets(alice)
+    (bob_socket, _) = await sockets(bob)
+    await send_json(socket, {"type": command, "ids": [mine.pk, theirs.pk]})
+    error = await receive_frame(socket)
+    assert (error["type"], error["code"]) == ("error", "not_found")
+    assert await silent(socket)
+    assert await silent(bob_socket)
+    assert await sync_to_async(read_state)(alice) == [(mine.pk, False)]
+    assert await sync_to_async(read_state)(bob) == [(theirs.pk, False)]
+    assert await sync_to_async(unread)(alice) == await sync_to_async(unread)(bob) == 1
+    await send_json(socket, {"type": "ping"})
+    assert await receive_frame(socket) == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    ("text", "closes"),
+    [
+        pytest.param("x" * 16 * 1024, False, id="at-the-limit"),
+        pytest.param("x" * (16 * 1024 + 1), True, id="one-byte-over"),
+        pytest.param("\u00e9" * 9000, True, id="over-in-utf8-bytes"),
+    ],
+)
+async def test_frame_over_max_frame_bytes_closes_with_1009(
+    memory_layer: str, sockets: Open, text: str, closes: bool
+) -> None:
+    socket, _ = await sockets(await auser("alice"))
+    await socket.send_to(text_data=text)
+    if closes:
+        assert await closed_with(socket) == 1009
+    else:
+        assert (await receive_frame(socket))["code"] == "invalid_json"
+
+
+async def test_flooding_is_rate_limited_then_closed_with_1008(
+    memory_layer: str, sockets: Open, settings: Any
+) -> None:
+    settings.NOTIFICATIONS = {
+        "RATE_LIMIT_BURST": 5,
+        "RATE_LIMIT_PER_SECOND": 0.001,
+        "RATE_LIMIT_STRIKES": 3,
+    }
+    socket, _ = await sockets(await auser("alice"))
+    for _ in range(12):
+        await send_json(socket, {"type": "ping"})
+    assert [f["type"] for f in await frames(socket, 5)] == ["pong"] * 5
+    for frame in await frames(socket, 3):
+        assert (frame["type"], frame["code"]) == ("error", "rate_limited")
+    assert await closed_with(socket) == 1008
+
+
+# Long-lived sockets and sessions.
+
+
+@pytest.fixture(params=["memory", "redis"])
+def short_group_expiry(request: pytest.FixtureRequest, settings: Any) -> int:
+    """Both layers with group_expiry = 2 s."""
+    expiry = 2
+    if request.param == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        from tests.conftest import _flush
+        from tests.servers import redis_layer_config
+
+        _flush(redis_url)
+        settings.CHANNEL_LAYERS = {
+            "default": redis_layer_config(redis_url, group_expiry=expiry, prefix="expiry")
+        }
+    else:
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels.layers.InMemoryChannelLayer",
+                "CONFIG": {"group_expiry": expiry},
+            }
+        }
+    return expiry
+
+
+@pytest.mark.slow
+async def test_socket_open_longer_than_group_expiry_still_receives(
+    short_group_expiry: int, sockets: Open
+) -> None:
+    alice = await auser("alice")
+    socket, _ = await sockets(alice)
+    # Time passing is the subject: membership from the connect has expired by now.
+    await asyncio.sleep(short_group_expiry * 2)
+    # A push with no row behind it: only the layer can deliver it (the refresher's catch-up from
+    # the database cannot), so this fails if the membership was not renewed.
+    frame = json.dumps({"type": "notification", "notification": {"seq": 1, "marker": "layer"}})
+    await get_channel_layer().group_send(
+        protocol.user_group(alice.pk), protocol.push_message(1, frame)
+    )
+    assert json.loads(await socket.receive_from(timeout=2)) == json.loads(frame)
+
+
+async def test_logout_closes_every_socket_of_the_user_within_a_second(
+    any_layer: str, sockets: Open
+) -> None:
+    alice, bob = await auser("alice"), await auser("bob")
+    (a1, _), (a2, _), (b1, _) = await sockets(alice), await sockets(alice), await sockets(bob)
+
+    def log_out() -> None:
+        client = Client()
+        client.force_login(alice)
+        response = client.post("/accounts/logout/")
+        assert response.status_code in {200, 302}
+
+    await sync_to_async(log_out)()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    assert await closed_with(a1, timeout=1) == 4401
+    assert await closed_with(a2, timeout=max(0.01, 1 - (loop.time() - start))) == 4401
+    await send_json(b1, {"type": "ping"})
+    assert await receive_frame(b1) == {"type": "pong"}
+
+
+async def test_pushing_to_a_socket_runs_no_sql(
+    any_layer: str, sockets: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db.backends.utils import CursorWrapper
+
+    alice = await auser("alice")
+    socket, _ = await sockets(alice)
+    monkeypatch.setattr(delivery, "send", lambda messages: None)
+    created = await create_notifications(alice, 2)
+    pushes = [protocol.push_message(n.seq, protocol.notification_frame(n)) for n in created]
+
+    executed: list[str] = []
+    original = CursorWrapper._execute_with_wrappers
+
+    def spy(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        executed.append(sql)  # any thread: the consumer's ORM runs in another one
+        return original(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", spy)
+    layer = get_channel_layer()
+    for push in pushes:
+        await layer.group_send(protocol.user_group(alice.pk), push)
+    assert seqs(await frames(socket, 2)) == [1, 2]
+    assert executed == []
+    await send_json(socket, {"type": "sync", "since": 0})  # the spy sees the consumer's SQL
+    await frames(socket, 2)
+    assert executed
