@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,12 +47,16 @@ def wait_badge(page: Any, text: str, timeout: float = 10_000) -> None:
     )
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(check: Callable[[], bool], page: Any = None, timeout: float = 10.0) -> None:
+    """Polls `check`; with a page, Playwright keeps dispatching its events meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.05)
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.05)
     raise AssertionError("condition not met in time")
 
 
@@ -310,3 +315,42 @@ def test_list_page_without_javascript(login: Any, alice: Any) -> None:
     entry(page, old.pk).locator('button:has-text("Delete")').click()
     assert page.locator(".notifications-entry__title").all_text_contents() == ["new one"]
     assert not Notification.objects.filter(pk=old.pk).exists()
+
+
+def test_seq_gap_asks_for_sync_and_fills_it(login: Any, alice: Any) -> None:
+    """A notification lost on the way (dropped here by a WebSocket route) is fetched by `sync`."""
+    context = login(alice)
+    from_page: list[dict[str, Any]] = []
+    dropped: list[int] = []
+
+    def route(ws: Any) -> None:
+        upstream = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame["type"] == "notification" and not dropped:
+                dropped.append(frame["notification"]["seq"])
+                return
+            ws.send(message)
+
+        def from_client(message: str | bytes) -> None:
+            from_page.append(json.loads(message))
+            upstream.send(message)
+
+        upstream.on_message(from_server)
+        ws.on_message(from_client)
+
+    context.route_web_socket("**/ws/notifications/**", route)
+    page = open_page(context)
+    lost = notify(alice, "x", title="lost on the way")[0]
+    wait_until(lambda: dropped == [lost.seq], page)
+    notify(alice, "x", title="after the gap")
+    page.wait_for_function(
+        "document.querySelectorAll('[data-notifications-items] > li').length === 2"
+    )
+    assert {"type": "sync", "since": lost.seq - 1} in from_page
+    titles = page.locator("[data-notifications-items] .notifications-item__title")
+    assert titles.all_text_contents() == ["after the gap", "lost on the way"]
+    wait_badge(page, "2")
+    page.wait_for_timeout(500)
+    assert page.locator(".notifications-toast").count() == 2
