@@ -92,7 +92,8 @@ def _related(content_type_id: int | None, object_id: str, display: str) -> dict[
         return None
     # get_for_id is served from ContentType's cache after the first lookup: no SQL on the push path.
     ct = ContentType.objects.get_for_id(content_type_id)
-    return {"type": f"{ct.app_label}.{ct.model}", "id": object_id, "display": display}
+    # str(): a freshly created notification holds the object's pk (int, UUID), a loaded one its text.
+    return {"type": f"{ct.app_label}.{ct.model}", "id": str(object_id), "display": display}
 
 
 def notification_payload(n: Notification) -> dict[str, Any]:
@@ -195,7 +196,7 @@ def decode_client_frame(text: str, *, max_ids: int) -> Command:
     """Validate one client text frame; raise ProtocolError with the `error` code to send."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ProtocolError(INVALID_JSON, "The frame is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError(INVALID_JSON, "The frame must be a JSON object.")
