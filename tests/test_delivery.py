@@ -1,0 +1,175 @@
+"""Live delivery from notify(): batched on one event loop, few Redis connections, never raising."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import channel_layers, get_channel_layer
+from django.contrib.auth import get_user_model
+from redis.asyncio.connection import Connection
+
+from notifications import anotify, delivery, notify, protocol
+from notifications.models import Notification
+from tests.conftest import free_port, make_user
+from tests.servers import redis_layer_config
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def make_users(count: int) -> list[Any]:
+    user_model = get_user_model()
+    user_model.objects.bulk_create(user_model(username=f"user{i}") for i in range(count))
+    return list(user_model.objects.order_by("pk"))
+
+
+class SendSpy:
+    """Wraps the layer's group_send: records the loop of every call and the most in flight."""
+
+    def __init__(self, layer: Any) -> None:
+        self.original = layer.group_send
+        self.loops: list[asyncio.AbstractEventLoop] = []
+        self.groups: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def __call__(self, group: str, message: dict[str, Any]) -> None:
+        self.loops.append(asyncio.get_running_loop())
+        self.groups.append(group)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)  # let every send of a batch start before any ends
+            await self.original(group, message)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.fixture
+def send_spy(monkeypatch: pytest.MonkeyPatch) -> SendSpy:
+    layer = get_channel_layer()
+    spy = SendSpy(layer)
+    monkeypatch.setattr(layer, "group_send", spy)
+    return spy
+
+
+@pytest.fixture
+def async_to_sync_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every async_to_sync() made by the delivery module."""
+    calls: list[Any] = []
+
+    def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(func)
+        return async_to_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(delivery, "async_to_sync", counting)
+    return calls
+
+
+@pytest.fixture
+def concurrency(settings: Any) -> int:
+    settings.NOTIFICATIONS = {"PUBLISH_CONCURRENCY": 50}
+    return 50
+
+
+def test_fan_out_from_sync_code_runs_in_batches_on_one_publisher_loop(
+    any_layer: str, concurrency: int, send_spy: SendSpy, async_to_sync_calls: list[Any]
+) -> None:
+    users = make_users(300)
+    notify(get_user_model().objects.all(), "broadcast")
+    assert sorted(send_spy.groups) == sorted(protocol.user_group(u.pk) for u in users)
+    assert {id(loop) for loop in send_spy.loops} == {id(delivery._publisher.get())}
+    assert send_spy.max_in_flight == concurrency
+    assert async_to_sync_calls == []  # no event loop started per send, nor per call
+
+
+async def test_fan_out_from_a_server_thread_runs_on_the_server_loop(
+    any_layer: str, concurrency: int, send_spy: SendSpy, async_to_sync_calls: list[Any]
+) -> None:
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(make_users)(120)
+    # anotify runs notify() in a thread of this loop, as a view under daphne does.
+    await anotify(await sync_to_async(list)(get_user_model().objects.all()), "broadcast")
+    assert len(send_spy.groups) == 120
+    assert {id(loop) for loop in send_spy.loops} == {id(asyncio.get_running_loop())}
+    assert send_spy.max_in_flight == concurrency
+    assert len(async_to_sync_calls) == 1  # one hop to the server loop for the whole fan-out
+
+
+@pytest.fixture
+def redis_connects(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per Redis connection this process opens (redis-py's asyncio Connection)."""
+    opened: list[int] = []
+    original = Connection._connect
+
+    async def counting(self: Connection) -> None:
+        opened.append(id(self))
+        await original(self)
+
+    monkeypatch.setattr(Connection, "_connect", counting)
+    return opened
+
+
+@pytest.mark.redis
+def test_single_notify_calls_from_sync_code_reuse_a_few_redis_connections(
+    redis_layer: dict[str, Any], redis_connects: list[int]
+) -> None:
+    alice = make_user("alice")
+    layer = get_channel_layer()
+
+    async def listen() -> str:
+        channel: str = await layer.new_channel()
+        await layer.group_add(protocol.user_group(alice.pk), channel)
+        return channel
+
+    channel = async_to_sync(listen)()
+    before = len(redis_connects)
+    for i in range(200):
+        notify(alice, "single", title=str(i))
+    # A naive async_to_sync(group_send) per call opens one connection per call (200 here).
+    assert 1 <= len(redis_connects) - before <= 2
+
+    async def drain() -> list[int]:
+        return [(await layer.receive(channel))["seq"] for _ in range(200)]
+
+    assert async_to_sync(drain)() == list(range(1, 201))  # and every one was sent
+
+
+@pytest.mark.redis
+def test_redis_down_never_raises_and_the_publisher_loop_survives(
+    redis_layer: dict[str, Any], settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = make_user("alice")
+    notify(alice, "before")  # the publisher loop is up
+    loop = delivery._publisher.get()
+    working = settings.CHANNEL_LAYERS
+    settings.CHANNEL_LAYERS = {
+        "default": redis_layer_config(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    }
+    start = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="notifications.delivery"):
+        created = notify(alice, "while down")
+    assert time.monotonic() - start < 10
+    assert [r.name for r in caplog.records] == ["notifications.delivery"]
+    assert Notification.objects.get(pk=created[0].pk).seq == 2  # the row is saved
+    channel_layers.backends.clear()
+
+    settings.CHANNEL_LAYERS = working
+    layer = get_channel_layer()
+    spy = SendSpy(layer)
+    layer.group_send = spy
+    notify(alice, "after")
+    assert delivery._publisher.get() is loop and loop.is_running()
+    assert [id(x) for x in spy.loops] == [id(loop)]  # the same loop carries on
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layers() -> Iterator[None]:
+    yield
+    channel_layers.backends.clear()
