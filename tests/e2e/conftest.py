@@ -22,19 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from channels.layers import channel_layers
-from django.db import connection
 from django.test import Client
 
-from notifications.layers import redis_channel_layer
-from tests.conftest import free_port
+from tests import servers
 
 CI = os.environ.get("CI") == "true"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT = Path(__file__).resolve().parents[2]
-# The prefix tests/settings.py gives daphne's layer (redis_channel_layer's default).
-LAYER_PREFIX = "asgi"
 
 
 def _unavailable(reason: str) -> None:
@@ -73,7 +68,7 @@ class Daphne:
     """daphne serving tests.e2e.asgi on a fixed free port; stop() and start() again keep the port."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
+        self.port = servers.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
@@ -119,30 +114,16 @@ class Daphne:
 
 
 @pytest.fixture
-def server(transactional_db: None, redis_url: str, settings: Any) -> Iterator[Daphne]:
-    """daphne on the test database, sharing a flushed Redis channel layer with this process."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, prefix=LAYER_PREFIX)}
-    channel_layers.backends.clear()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "NOTIFICATIONS_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
-        "NOTIFICATIONS_TEST_REDIS_URL": redis_url,
-        "PYTHONPATH": str(ROOT),
-    }
+def server(
+    transactional_db: None, live_redis_layer: dict[str, Any], redis_url: str
+) -> Iterator[Daphne]:
+    """daphne on the test database, sharing the (flushed) Redis channel layer with this process."""
+    env = servers.subprocess_env(redis_url)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     daphne = Daphne(env)
     daphne.start()
     yield daphne
     daphne.stop()
-    channel_layers.backends.clear()
 
 
 @pytest.fixture

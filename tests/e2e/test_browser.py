@@ -11,6 +11,7 @@ import pytest
 
 from notifications import api, notify
 from notifications.models import Notification
+from tests import servers
 from tests.conftest import make_user
 from tests.e2e.conftest import Daphne
 
@@ -65,10 +66,22 @@ def alice(transactional_db: None) -> Any:
     return make_user("alice")
 
 
-def test_live_notification_updates_badge_and_shows_toast(login: Any, alice: Any) -> None:
+def test_live_notification_updates_badge_and_shows_toast(
+    login: Any, alice: Any, redis_url: str
+) -> None:
     page = open_page(login(alice))
     assert badge(page) == ""
-    notify(alice, "commented", title="Bob commented", body="Looks good", level="success", url="/x/")
+    # Sent from a third process: neither this test process nor daphne.
+    servers.manage(
+        redis_url,
+        "notify",
+        "alice",
+        "--verb=commented",
+        "--title=Bob commented",
+        "--body=Looks good",
+        "--level=success",
+        "--url=/x/",
+    )
     wait_badge(page, "1")
     toast = page.locator(".notifications-toast")
     toast.wait_for()
