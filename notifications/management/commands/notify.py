@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from notifications.api import notify
@@ -11,14 +13,21 @@ from notifications.exceptions import NotificationsError
 
 
 class Command(BaseCommand):
-    help = "Send a notification to users, by username, or to every active user with --all."
+    help = (
+        "Send a notification to users, by username, to the active members of a group with --group, "
+        "or to every active user with --all. --body - reads the body from standard input."
+    )
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("usernames", nargs="*", help="Recipients, by username.")
         parser.add_argument("--all", action="store_true", help="Every active user.")
+        parser.add_argument(
+            "--group", metavar="NAME", help="The active members of this auth Group."
+        )
         parser.add_argument("--verb", required=True)
         parser.add_argument("--title", default="")
-        parser.add_argument("--body", default="")
+        parser.add_argument("--body", default="", help='The body; "-" reads it from stdin.')
         parser.add_argument("--url", default="")
         parser.add_argument("--level", default=Level.INFO, choices=Level.values)
         parser.add_argument("--category", default="")
@@ -26,10 +35,23 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         users = get_user_model()._default_manager
         usernames: list[str] = options["usernames"]
-        if options["all"] == bool(usernames):
-            raise CommandError("Name the recipients, or pass --all (not both).")
-        if options["all"]:
-            recipients: Any = users.filter(is_active=True)
+        group: str | None = options.get("group")
+        if sum([bool(options["all"]), bool(usernames), group is not None]) != 1:
+            raise CommandError("Name the recipients, or pass --all or --group NAME (not several).")
+        body: str = options["body"]
+        if body == "-":
+            stdin = options.get("stdin") or sys.stdin
+            try:
+                body = stdin.read().removesuffix("\n")
+            except UnicodeDecodeError as exc:
+                raise CommandError(f"The body on stdin is not valid text: {exc}") from None
+        if group is not None:
+            try:
+                recipients: Any = Group.objects.get(name=group)
+            except Group.DoesNotExist:
+                raise CommandError(f"Unknown group: {group!r}.") from None
+        elif options["all"]:
+            recipients = users.filter(is_active=True)
         else:
             field = get_user_model().USERNAME_FIELD
             found = {getattr(u, field): u for u in users.filter(**{f"{field}__in": usernames})}
@@ -42,7 +64,7 @@ class Command(BaseCommand):
                 recipients,
                 options["verb"],
                 title=options["title"],
-                body=options["body"],
+                body=body,
                 url=options["url"],
                 level=options["level"],
                 category=options["category"],

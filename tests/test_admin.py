@@ -1,0 +1,500 @@
+"""The admin: the notification list, its actions, adding, the user action and the Broadcast page."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib import admin
+from django.contrib.admin import AdminSite
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Count, Q
+from django.test import Client, TestCase
+
+from notifications import api, delivery, notify, protocol
+from notifications.admin import add_user_actions, send_notification
+from notifications.models import InboxState, Notification
+from notifications.testing import connect, receive_frame
+from project.asgi import application
+from tests.conftest import make_user
+
+User = get_user_model()
+CHANGELIST = "/admin/notifications/notification/"
+ADD = "/admin/notifications/notification/add/"
+BROADCAST = "/admin/notifications/notification/broadcast/"
+USERS = "/admin/testapp/user/"
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
+    batches: list[list[delivery.Message]] = []
+    monkeypatch.setattr(delivery, "send", lambda messages: batches.append(list(messages)))
+    return batches
+
+
+def frames(sent: list[list[delivery.Message]], user: Any) -> list[dict[str, Any]]:
+    group = protocol.user_group(user.pk)
+    return [json.loads(m["frame"]) for batch in sent for g, m in batch if g == group]
+
+
+@pytest.fixture
+def superuser(db: None) -> Any:
+    return User.objects.create_superuser("root", "root@example.com", "root")
+
+
+@pytest.fixture
+def admin_client(client: Client, superuser: Any) -> Client:
+    client.force_login(superuser)
+    return client
+
+
+def staff(username: str, *perms: str) -> Any:
+    user = make_user(username, is_staff=True)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return User.objects.get(pk=user.pk)  # no cached permissions
+
+
+def counts_are_exact() -> None:
+    actual = dict(
+        User.objects.annotate(
+            n=Count("notifications", filter=Q(notifications__read_at__isnull=True))
+        ).values_list("pk", "n")
+    )
+    for state in InboxState.objects.all():
+        assert state.unread_count == actual[state.user_id], state
+
+
+@contextlib.contextmanager
+def committed() -> Iterator[None]:
+    """Run what the request registered with on_commit, as a real commit would."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        yield
+
+
+def action(client: Client, path: str, name: str, pks: list[Any], **extra: Any) -> Any:
+    data = {"action": name, "_selected_action": [str(pk) for pk in pks], "index": "0", **extra}
+    return client.post(path, data, follow=True)
+
+
+# The list
+
+
+def test_changelist_shows_recipient_title_level_category_read_state_and_date(
+    admin_client: Client, alice: Any
+) -> None:
+    notify(alice, "x", title="Deploy done", level="success", category="deploys")
+    page = admin_client.get(CHANGELIST).content.decode()
+    for text in ["Deploy done", "alice", "Success", "deploys", "Read", "Created at", "Category"]:
+        assert text in page
+    assert 'alt="False"' in page  # the unread icon of the read column
+
+
+def test_filters_and_search(admin_client: Client, alice: Any, bob: Any) -> None:
+    [a1] = notify(alice, "x", title="alpha", level="warning", category="ops")
+    notify(bob, "x", title="beta")
+    api.mark_read(alice, [a1.pk])
+    notify(alice, "x", title="gamma")
+
+    def titles(query: str) -> set[str]:
+        response = admin_client.get(CHANGELIST + query)
+        assert response.status_code == 200
+        return {n.title for n in response.context["cl"].result_list}
+
+    assert titles("?read=no") == {"beta", "gamma"}
+    assert titles("?read=yes") == {"alpha"}
+    assert titles("?level__exact=warning") == {"alpha"}
+    assert titles("?category__exact=ops") == {"alpha"}
+    assert titles("?q=bob") == {"beta"}  # by the recipient's username
+    assert titles("?q=gamm") == {"gamma"}
+
+
+def test_the_list_costs_a_constant_number_of_queries(
+    admin_client: Client, alice: Any, django_assert_max_num_queries: Any
+) -> None:
+    users = [make_user(f"u{i}") for i in range(30)]
+    notify(users, "x", title="t")
+    with django_assert_max_num_queries(12):
+        assert admin_client.get(CHANGELIST).status_code == 200
+
+
+# Actions keep counts exact and update the sockets
+
+
+def test_mark_read_and_unread_actions(
+    admin_client: Client, alice: Any, bob: Any, sent: list[Any]
+) -> None:
+    a = notify(alice, "x", title="a1") + notify(alice, "x", title="a2")
+    b = notify(bob, "x", title="b1")
+    pks = [n.pk for n in a + b]
+    with committed():
+        response = action(admin_client, CHANGELIST, "mark_read", pks)
+    assert "Marked 3 notifications read." in response.content.decode()
+    assert (api.unread_count(alice), api.unread_count(bob)) == (0, 0)
+    assert frames(sent, alice)[-1] == {
+        "type": "read",
+        "ids": sorted(n.pk for n in a),
+        "unread_count": 0,
+    }
+    assert frames(sent, bob)[-1]["type"] == "read"
+    counts_are_exact()
+
+    with committed():
+        response = action(admin_client, CHANGELIST, "mark_unread", [a[0].pk])
+    assert "Marked 1 notification unread." in response.content.decode()
+    assert api.unread_count(alice) == 1
+    assert frames(sent, alice)[-1] == {"type": "unread", "ids": [a[0].pk], "unread_count": 1}
+    counts_are_exact()
+
+
+def test_mark_read_twice_changes_nothing(admin_client: Client, alice: Any) -> None:
+    [n] = notify(alice, "x")
+    action(admin_client, CHANGELIST, "mark_read", [n.pk])
+    response = action(admin_client, CHANGELIST, "mark_read", [n.pk])
+    assert "Marked 0 notifications read." in response.content.decode()
+    assert api.unread_count(alice) == 0
+    counts_are_exact()
+
+
+def test_delete_action_keeps_counts_exact_and_pushes_deleted(
+    admin_client: Client, alice: Any, bob: Any, sent: list[Any]
+) -> None:
+    a = notify(alice, "x") + notify(alice, "x") + notify(alice, "x")
+    b = notify(bob, "x")
+    api.mark_read(alice, [a[0].pk])
+    doomed = [a[0].pk, a[1].pk, b[0].pk]
+    confirm = action(admin_client, CHANGELIST, "delete_selected", doomed)
+    assert b"Are you sure" in confirm.content
+    assert Notification.objects.count() == 4
+    with committed():
+        action(admin_client, CHANGELIST, "delete_selected", doomed, post="yes")
+    assert list(Notification.objects.values_list("pk", flat=True)) == [a[2].pk]
+    assert (api.unread_count(alice), api.unread_count(bob)) == (1, 0)
+    counts_are_exact()
+    assert frames(sent, alice)[-1] == {
+        "type": "deleted",
+        "ids": sorted([a[0].pk, a[1].pk]),
+        "unread_count": 1,
+    }
+    assert frames(sent, bob)[-1] == {"type": "deleted", "ids": [b[0].pk], "unread_count": 0}
+
+
+def test_delete_view_keeps_counts_exact(admin_client: Client, alice: Any, sent: list[Any]) -> None:
+    [n, keep] = notify(alice, "x") + notify(alice, "x")
+    with committed():
+        admin_client.post(f"{CHANGELIST}{n.pk}/delete/", {"post": "yes"})
+    assert list(Notification.objects.values_list("pk", flat=True)) == [keep.pk]
+    assert api.unread_count(alice) == 1
+    assert frames(sent, alice)[-1] == {"type": "deleted", "ids": [n.pk], "unread_count": 1}
+
+
+def test_actions_need_the_change_permission(client: Client, alice: Any) -> None:
+    viewer = staff("viewer", "notifications.view_notification")
+    client.force_login(viewer)
+    [n] = notify(alice, "x")
+    response = action(client, CHANGELIST, "mark_read", [n.pk])
+    assert response.status_code == 200
+    assert api.unread_count(alice) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_admin_action_reaches_the_open_socket(settings: Any) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    alice = await sync_to_async(make_user)("alice")
+    root = await sync_to_async(User.objects.create_superuser)("root", "r@example.com", "root")
+    [n] = await api.anotify(alice, "x", title="hello")
+    socket, welcome = await connect(application, alice, origin="http://testserver")
+    try:
+        assert welcome["unread_count"] == 1
+        client = Client()
+        await sync_to_async(client.force_login)(root)
+        await sync_to_async(action)(client, CHANGELIST, "mark_read", [n.pk])
+        assert await receive_frame(socket) == {"type": "read", "ids": [n.pk], "unread_count": 0}
+        await sync_to_async(client.post)(ADD, add_form(alice, title="from the admin"))
+        frame = await receive_frame(socket)
+        assert frame["notification"]["title"] == "from the admin"
+    finally:
+        await socket.disconnect()
+
+
+# Adding a notification
+
+
+def add_form(user: Any, **fields: Any) -> dict[str, Any]:
+    return {
+        "recipient": str(user.pk),
+        "verb": "said",
+        "title": "Hello",
+        "body": "",
+        "url": "",
+        "level": "info",
+        "category": "",
+        "data": "{}",
+        **fields,
+    }
+
+
+def test_adding_goes_through_notify_and_delivers_live(
+    admin_client: Client, alice: Any, sent: list[Any]
+) -> None:
+    notify(alice, "x", title="first")
+    with committed():
+        response = admin_client.post(ADD, add_form(alice, url="/a/", level="warning"))
+    assert response.status_code == 302
+    n = Notification.objects.get(title="Hello")
+    assert (n.seq, n.url, n.level, n.recipient) == (2, "/a/", "warning", alice)
+    assert api.unread_count(alice) == 2
+    [push] = [f for f in frames(sent, alice) if f["type"] == "notification"][-1:]
+    assert push["notification"]["id"] == n.pk
+    assert response["Location"] == CHANGELIST  # the admin saw the created row
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("url", "javascript:alert(1)"),
+        ("category", "has spaces"),
+        ("level", "fatal"),
+        ("verb", ""),
+        ("recipient", "00000000-0000-0000-0000-000000000000"),
+        ("data", "{not json"),
+    ],
+)
+def test_bad_input_in_the_add_form_is_a_form_error(
+    admin_client: Client, alice: Any, field: str, value: str
+) -> None:
+    response = admin_client.post(ADD, add_form(alice, **{field: value}))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert Notification.objects.count() == 0
+
+
+def test_a_notification_is_read_only_once_created(admin_client: Client, alice: Any) -> None:
+    [n] = notify(alice, "x", title="original")
+    url = f"{CHANGELIST}{n.pk}/change/"
+    assert admin_client.get(url).status_code == 200
+    admin_client.post(url, {"title": "changed", "read_at": "2020-01-01"})
+    n.refresh_from_db()
+    assert (n.title, n.read_at) == ("original", None)
+
+
+# The user admin's "Send a notification"
+
+
+def test_send_notification_is_added_to_the_registered_user_admin() -> None:
+    user_admin = admin.site._registry[User]
+    assert type(user_admin).__name__ == "CustomUserAdmin"  # the project's own, unchanged otherwise
+    assert send_notification in user_admin.actions
+
+
+def test_add_user_actions_on_another_site() -> None:
+    site = AdminSite(name="other")
+    assert add_user_actions(site) is False
+    site.register(User)
+    assert add_user_actions(site) is True
+    assert add_user_actions(site) is True
+    assert list(site._registry[User].actions).count(send_notification) == 1
+
+
+def test_send_notification_shows_the_intermediate_form(
+    admin_client: Client, alice: Any, bob: Any
+) -> None:
+    response = action(admin_client, USERS, "send_notification", [alice.pk, bob.pk])
+    page = response.content.decode()
+    assert response.templates[0].name == "admin/notifications/send_notification.html"
+    assert "2 selected users" in page
+    for name in ["title", "body", "url", "level"]:
+        assert f'name="{name}"' in page
+    assert Notification.objects.count() == 0
+
+
+def test_send_notification_notifies_the_selected_users(
+    admin_client: Client, superuser: Any, alice: Any, bob: Any, sent: list[Any]
+) -> None:
+    carol = make_user("carol")
+    with committed():
+        response = action(
+            admin_client,
+            USERS,
+            "send_notification",
+            [alice.pk, bob.pk],
+            apply="1",
+            title="Maintenance",
+            body="Tonight",
+            url="/status/",
+            level="warning",
+        )
+    assert "Sent to 2 users." in response.content.decode()
+    for user in (alice, bob):
+        n = Notification.objects.get(recipient=user)
+        assert (n.title, n.body, n.url, n.level, n.actor) == (
+            "Maintenance",
+            "Tonight",
+            "/status/",
+            "warning",
+            superuser,
+        )
+        assert frames(sent, user)[0]["notification"]["title"] == "Maintenance"
+    assert not Notification.objects.filter(recipient=carol).exists()
+    counts_are_exact()
+
+
+def test_send_notification_to_everyone_selected_across_pages(
+    admin_client: Client, superuser: Any, alice: Any
+) -> None:
+    response = action(
+        admin_client,
+        USERS,
+        "send_notification",
+        [alice.pk],
+        select_across="1",
+        apply="1",
+        title="All",
+        level="info",
+    )
+    assert "Sent to 2 users." in response.content.decode()  # alice and root
+
+
+def test_send_notification_with_bad_input_redisplays_the_form(
+    admin_client: Client, alice: Any
+) -> None:
+    response = action(
+        admin_client,
+        USERS,
+        "send_notification",
+        [alice.pk],
+        apply="1",
+        title="",
+        url="javascript:x",
+        level="info",
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert set(form.errors) == {"title", "url"}
+    assert f'value="{alice.pk}"' in response.content.decode()  # the selection is kept
+    assert Notification.objects.count() == 0
+
+
+def test_send_notification_needs_the_add_permission(client: Client, alice: Any) -> None:
+    clerk = staff("clerk", "testapp.view_user", "testapp.change_user")
+    client.force_login(clerk)
+    response = action(client, USERS, "send_notification", [alice.pk], apply="1", title="Hi")
+    assert "You may not send notifications" in response.content.decode()
+    assert Notification.objects.count() == 0
+
+
+# Broadcast
+
+
+def broadcast(client: Client, **fields: Any) -> Any:
+    data = {"audience": "all", "title": "Hello all", "body": "", "url": "", "level": "info"}
+    return client.post(BROADCAST, {**data, **fields}, follow=True)
+
+
+def test_broadcast_needs_the_permission(client: Client, alice: Any) -> None:
+    assert client.get(BROADCAST).status_code == 302  # not staff: to the login page
+    client.force_login(staff("plain"))
+    assert client.get(BROADCAST).status_code == 403
+    assert broadcast(client).status_code == 403
+    assert Notification.objects.count() == 0
+    client.force_login(staff("caster", "notifications.broadcast_notification"))
+    assert client.get(BROADCAST).status_code == 200
+
+
+def test_the_list_links_to_broadcast_only_with_the_permission(client: Client, db: None) -> None:
+    client.force_login(staff("viewer", "notifications.view_notification"))
+    assert BROADCAST not in client.get(CHANGELIST).content.decode()
+    client.force_login(
+        staff("caster", "notifications.view_notification", "notifications.broadcast_notification")
+    )
+    assert BROADCAST in client.get(CHANGELIST).content.decode()
+
+
+def test_broadcast_to_all_active_users(
+    admin_client: Client, superuser: Any, alice: Any, bob: Any, sent: list[Any]
+) -> None:
+    make_user("gone", is_active=False)
+    assert "There are 3 active users." in admin_client.get(BROADCAST).content.decode()
+    with committed():
+        response = broadcast(admin_client, level="warning", url="/news/")
+    assert "Notified 3 users." in response.content.decode()
+    assert set(Notification.objects.values_list("recipient__username", flat=True)) == {
+        "root",
+        "alice",
+        "bob",
+    }
+    assert frames(sent, bob)[0]["notification"]["title"] == "Hello all"
+    counts_are_exact()
+
+
+def test_broadcast_to_one_group(admin_client: Client, alice: Any, bob: Any) -> None:
+    team = Group.objects.create(name="team")
+    inactive = make_user("gone", is_active=False)
+    team.user_set.add(alice, inactive)
+    response = broadcast(admin_client, audience="group", group=str(team.pk))
+    assert "Notified 1 user." in response.content.decode()
+    assert list(Notification.objects.values_list("recipient__username", flat=True)) == ["alice"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"audience": "group"},
+        {"audience": "group", "group": "999999"},
+        {"audience": "everyone"},
+        {"title": ""},
+        {"url": "//evil.example/"},
+        {"level": "fatal"},
+    ],
+)
+def test_broadcast_bad_input_is_a_form_error(
+    admin_client: Client, alice: Any, fields: dict[str, str]
+) -> None:
+    response = broadcast(admin_client, **fields)
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert Notification.objects.count() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_broadcast_to_20000_users_in_batches_with_bounded_memory(
+    settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each batch of 1000 is committed and delivered before the next: memory does not grow.
+
+    Real commits (transaction=True): inside a test transaction every batch's push would wait for
+    the end of the test and hold its rows until then.
+    """
+    settings.NOTIFICATIONS = {"BATCH_SIZE": 1000}
+    root = User.objects.create_superuser("root", "root@example.com", "root")
+    User.objects.bulk_create(
+        [User(username=f"user{i:05}", password="!") for i in range(20_000)], batch_size=2000
+    )
+    client = Client()
+    client.force_login(root)
+    tracemalloc.start()
+    try:
+        started = time.perf_counter()
+        response = broadcast(client, title="Big news")
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "Notified 20001 users." in response.content.decode()
+    assert Notification.objects.count() == 20_001
+    assert InboxState.objects.filter(unread_count=1, last_seq=1).count() == 20_001
+    with capsys.disabled():
+        print(f"\nbroadcast to 20,001 users: {elapsed:.1f} s (traced), peak {peak / 2**20:.1f} MiB")
+    # One batch of 1000 rows and their frames is ~2 MiB; all 20,000 held at once would be ~16 MiB.
+    assert peak < 6 * 2**20
