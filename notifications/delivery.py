@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -83,6 +84,23 @@ async def _as_coroutine(make: Callable[[], Awaitable[None]]) -> None:
     await make()
 
 
+_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_limit(size: int) -> asyncio.Semaphore:
+    """One semaphore per event loop: concurrent fan-outs on a loop (views under daphne broadcasting
+    at once) share ``PUBLISH_CONCURRENCY`` sends in flight, and so the loop's Redis connection pool
+    (redis-py caps it at 100 connections and raises past that) is never exhausted by them."""
+    loop = asyncio.get_running_loop()
+    current = _limits.get(loop)
+    if current is None or current[0] != size:
+        current = (size, asyncio.Semaphore(size))
+        _limits[loop] = current
+    return current[1]
+
+
 async def send_async(messages: Sequence[Message]) -> None:
     """Group-send every message, ``PUBLISH_CONCURRENCY`` at a time; log failures, never raise.
 
@@ -97,11 +115,16 @@ async def send_async(messages: Sequence[Message]) -> None:
         return
     timeout = float(app_settings.PUBLISH_TIMEOUT)
     step = max(1, int(app_settings.PUBLISH_CONCURRENCY))
+    limit = _loop_limit(step)
+
+    async def send_one(group: str, message: dict[str, Any]) -> None:
+        async with limit:
+            await asyncio.wait_for(layer.group_send(group, message), timeout)
+
     for start in range(0, len(messages), step):
         chunk = messages[start : start + step]
         results = await asyncio.gather(
-            *(asyncio.wait_for(layer.group_send(group, msg), timeout) for group, msg in chunk),
-            return_exceptions=True,
+            *(send_one(group, msg) for group, msg in chunk), return_exceptions=True
         )
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:

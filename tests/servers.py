@@ -18,12 +18,13 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -66,6 +67,7 @@ def subprocess_env(
         NOTIFICATIONS_TEST_REDIS_URL=redis_url,
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
+        PYTHONFAULTHANDLER="1",
     )
     env.update(extra or {})
     return env
@@ -205,11 +207,18 @@ def daphne_server(
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(5)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        log_path.unlink(missing_ok=True)
+            # Stuck on shutdown: dump every thread's stack (faulthandler) into the kept log.
+            process.send_signal(signal.SIGABRT)
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+            print(f"daphne on port {port} did not stop on SIGTERM; stacks in {log_path}")
+        else:
+            log_path.unlink(missing_ok=True)
 
 
 def manage(redis_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -223,3 +232,67 @@ def manage(redis_url: str, *args: str, timeout: float = 60) -> subprocess.Comple
         timeout=timeout,
         check=True,
     )
+
+
+def create_sessions(users: Iterable[Any]) -> list[Session]:
+    """Signed-in sessions for many users at once (what ``login()`` does, in one bulk insert)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session as SessionRow
+    from django.utils import timezone
+    from django.utils.crypto import get_random_string
+
+    backend = settings.AUTHENTICATION_BACKENDS[0]
+    expire = timezone.now() + timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    store = SessionStore()
+    rows = []
+    for user in users:
+        data = {
+            SESSION_KEY: str(user.pk),
+            BACKEND_SESSION_KEY: backend,
+            HASH_SESSION_KEY: user.get_session_auth_hash(),
+        }
+        key = get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
+        rows.append(
+            SessionRow(session_key=key, session_data=store.encode(data), expire_date=expire)
+        )
+    SessionRow.objects.bulk_create(rows, batch_size=500)
+    return [Session({settings.SESSION_COOKIE_NAME: row.session_key}) for row in rows]
+
+
+@contextmanager
+def counting_redis_connections() -> Iterator[list[int]]:
+    """Count the Redis connections this process opens (redis-py asyncio) inside the block."""
+    from redis.asyncio.connection import Connection
+
+    opened: list[int] = []
+    original = Connection._connect
+
+    async def counting(self: Connection) -> None:
+        opened.append(id(self))
+        await original(self)
+
+    Connection._connect = counting  # type: ignore[method-assign]
+    try:
+        yield opened
+    finally:
+        Connection._connect = original  # type: ignore[method-assign]
+
+
+def ws_connect(server: DaphneServer, session: Session | None, **kwargs: Any) -> Any:
+    """A real WebSocket client (websockets, sync) to the server, with the session cookie."""
+    from websockets.sync.client import connect
+
+    headers = {"Cookie": session.header} if session else {}
+    kwargs.setdefault("origin", server.origin)
+    kwargs.setdefault("open_timeout", 10)
+    return connect(server.ws_url, additional_headers=headers, **kwargs)
+
+
+def recv_json(ws: Any, timeout: float = 10) -> dict[str, Any]:
+    """The next frame of a sync websockets client, decoded."""
+    import json
+
+    frame: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
+    return frame

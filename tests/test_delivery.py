@@ -12,12 +12,11 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth import get_user_model
-from redis.asyncio.connection import Connection
 
 from notifications import anotify, delivery, notify, protocol
 from notifications.models import Notification
 from tests.conftest import free_port, make_user
-from tests.servers import redis_layer_config
+from tests.servers import counting_redis_connections, redis_layer_config
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -102,23 +101,35 @@ async def test_fan_out_from_a_server_thread_runs_on_the_server_loop(
     assert len(async_to_sync_calls) == 1  # one hop to the server loop for the whole fan-out
 
 
-@pytest.fixture
-def redis_connects(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One entry per Redis connection this process opens (redis-py's asyncio Connection)."""
-    opened: list[int] = []
-    original = Connection._connect
+async def test_concurrent_fan_outs_on_one_server_loop_share_the_send_limit(
+    any_layer: str,
+    concurrency: int,
+    send_spy: SendSpy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from asgiref.sync import sync_to_async
 
-    async def counting(self: Connection) -> None:
-        opened.append(id(self))
-        await original(self)
+    from notifications.api import notify as notify_sync
 
-    monkeypatch.setattr(Connection, "_connect", counting)
-    return opened
+    users = await sync_to_async(make_users)(300)
+
+    def broadcast() -> None:
+        notify_sync(users, "broadcast")
+
+    # Three views broadcasting at once under one daphne: without a shared limit they put 3 x the
+    # concurrency in flight and exhaust redis-py's pool (100 connections: MaxConnectionsError).
+    with caplog.at_level(logging.WARNING, logger="notifications.delivery"):
+        await asyncio.gather(
+            *(sync_to_async(broadcast, thread_sensitive=False)() for _ in range(3))
+        )
+    assert caplog.records == []
+    assert len(send_spy.groups) == 900
+    assert send_spy.max_in_flight == concurrency
 
 
 @pytest.mark.redis
 def test_single_notify_calls_from_sync_code_reuse_a_few_redis_connections(
-    redis_layer: dict[str, Any], redis_connects: list[int]
+    redis_layer: dict[str, Any],
 ) -> None:
     alice = make_user("alice")
     layer = get_channel_layer()
@@ -129,11 +140,11 @@ def test_single_notify_calls_from_sync_code_reuse_a_few_redis_connections(
         return channel
 
     channel = async_to_sync(listen)()
-    before = len(redis_connects)
-    for i in range(200):
-        notify(alice, "single", title=str(i))
+    with counting_redis_connections() as opened:
+        for i in range(200):
+            notify(alice, "single", title=str(i))
     # A naive async_to_sync(group_send) per call opens one connection per call (200 here).
-    assert 1 <= len(redis_connects) - before <= 2
+    assert 1 <= len(opened) <= 2
 
     async def drain() -> list[int]:
         return [(await layer.receive(channel))["seq"] for _ in range(200)]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import ClientConnection, connect
 
 from notifications import notify
 from tests import servers
@@ -16,24 +14,13 @@ from tests.conftest import make_user
 pytestmark = [pytest.mark.redis]
 
 
-def open_socket(server: servers.DaphneServer, session: servers.Session | None, **kw: Any) -> Any:
-    headers = {"Cookie": session.header} if session else {}
-    kw.setdefault("origin", server.origin)
-    return connect(server.ws_url, additional_headers=headers, open_timeout=10, **kw)
-
-
-def recv(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    frame: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
-    return frame
-
-
 def test_notification_created_here_reaches_a_socket_on_daphne(daphne: Any) -> None:
     alice = make_user("alice")
     session = daphne.login("alice", "alice")
-    with open_socket(daphne, session) as ws:
-        assert recv(ws) == {"type": "welcome", "unread_count": 0, "last_seq": 0}
+    with servers.ws_connect(daphne, session) as ws:
+        assert servers.recv_json(ws) == {"type": "welcome", "unread_count": 0, "last_seq": 0}
         created = notify(alice, "commented", title="Hello", url="/posts/1/")
-        frame = recv(ws)
+        frame = servers.recv_json(ws)
     assert frame["type"] == "notification"
     assert frame["notification"]["id"] == created[0].pk
     assert frame["notification"]["seq"] == 1
@@ -44,15 +31,17 @@ def test_real_server_refuses_a_foreign_origin(daphne: Any) -> None:
     make_user("alice")
     session = daphne.login("alice", "alice")
     with pytest.raises(InvalidStatus) as refused:
-        open_socket(daphne, session, origin="http://evil.example")
+        servers.ws_connect(daphne, session, origin="http://evil.example")
     assert refused.value.response.status_code == 403
-    with open_socket(daphne, session) as ws:  # the same session from an allowed origin is accepted
-        assert recv(ws)["type"] == "welcome"
+    with servers.ws_connect(
+        daphne, session
+    ) as ws:  # the same session from an allowed origin is accepted
+        assert servers.recv_json(ws)["type"] == "welcome"
 
 
 def test_real_server_refuses_anonymous(daphne: Any) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        open_socket(daphne, None)
+        servers.ws_connect(daphne, None)
     assert refused.value.response.status_code == 403
 
 
@@ -63,12 +52,12 @@ def test_notification_from_a_third_process_reaches_two_daphne_processes(
     make_user("alice")
     first, second = daphne_factory(), daphne_factory()
     with (
-        open_socket(first, first.login("alice", "alice")) as ws1,
-        open_socket(second, second.login("alice", "alice")) as ws2,
+        servers.ws_connect(first, first.login("alice", "alice")) as ws1,
+        servers.ws_connect(second, second.login("alice", "alice")) as ws2,
     ):
-        assert recv(ws1)["type"] == recv(ws2)["type"] == "welcome"
+        assert servers.recv_json(ws1)["type"] == servers.recv_json(ws2)["type"] == "welcome"
         servers.manage(redis_url, "notify", "alice", "--verb", "deployed", "--title", "v2 is out")
-        got = [recv(ws1), recv(ws2)]
+        got = [servers.recv_json(ws1), servers.recv_json(ws2)]
     for frame in got:
         assert frame["type"] == "notification"
         assert frame["notification"]["seq"] == 1
