@@ -44,9 +44,11 @@ def _orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def playwright_instance(django_db_setup: None) -> Iterator[Any]:
-    """Playwright, started after the test database exists (its setup refuses a running event loop)."""
+    """Playwright for one test: its sync API keeps an event loop in this thread while it runs, which
+    must not outlive the test (other tests run their own loops), nor exist while the test database is
+    created (its setup refuses a running loop)."""
     if not os.path.exists(CHROMIUM):
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     try:
@@ -57,7 +59,7 @@ def playwright_instance(django_db_setup: None) -> Iterator[Any]:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(playwright_instance: Any) -> Iterator[Any]:
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
