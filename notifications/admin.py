@@ -73,7 +73,7 @@ def _per_recipient(queryset: QuerySet[Notification], change: Callable[..., list[
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = NotificationAdminForm
-    list_display = ["__str__", "recipient", "level", "category", "is_read", "created_at"]
+    list_display = ["title_or_verb", "recipient", "level", "category", "is_read", "created_at"]
     list_filter = [ReadFilter, "level", "category", "created_at"]
     list_select_related = ["recipient"]
     search_fields = ["title", "verb", "body", "category"]
@@ -81,6 +81,10 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     date_hierarchy = "created_at"
     actions = ["mark_read", "mark_unread"]
     add_fields = ["recipient", "verb", "title", "body", "url", "level", "category", "data"]
+
+    @admin.display(description=_("title"), ordering="title")
+    def title_or_verb(self, obj: Notification) -> str:
+        return obj.title or obj.verb
 
     @admin.display(description=_("read"), boolean=True, ordering="read_at")
     def is_read(self, obj: Notification) -> bool:

@@ -133,7 +133,8 @@ class Registry:
                     self._on_m2m_changed, sender=through, dispatch_uid=f"{uid}.m2m.{name}"
                 )
             return
-        post_init.connect(self._on_post_init, sender=model, dispatch_uid=f"{uid}.init")
+        if rule.event == "updated":
+            post_init.connect(self._on_post_init, sender=model, dispatch_uid=f"{uid}.init")
         post_save.connect(self._on_post_save, sender=model, dispatch_uid=f"{uid}.save")
         post_delete.connect(self._on_post_delete, sender=model, dispatch_uid=f"{uid}.delete")
 
@@ -343,6 +344,10 @@ def notify_on(
     """Decorator: run the handler on ``event`` of ``model`` and notify what it returns."""
     if not (isinstance(model, type) and issubclass(model, models.Model)):
         raise TypeError(f"notify_on() needs a model class, not {model!r}.")
+    if model._meta.abstract:
+        raise ValueError(
+            f"{model.__name__} is abstract: it sends no signals; use a concrete model."
+        )
     if event not in EVENTS:
         raise ValueError(f"event must be one of {', '.join(EVENTS)}, not {event!r}.")
     if isinstance(fields, str):

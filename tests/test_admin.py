@@ -97,6 +97,7 @@ def test_changelist_shows_recipient_title_level_category_read_state_and_date(
     page = admin_client.get(CHANGELIST).content.decode()
     for text in ["Deploy done", "alice", "Success", "deploys", "Read", "Created at", "Category"]:
         assert text in page
+    assert "column-title_or_verb" in page and "column-recipient" in page
     assert 'alt="False"' in page  # the unread icon of the read column
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -77,7 +77,8 @@ def test_created_rule_runs_after_commit(
 def test_rollback_notifies_no_one(
     rule: Rule, alice: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    rule(Project, "created")(to_owner)
+    calls: list[Project] = []
+    rule(Project, "created")(lambda p: calls.append(p) or to_owner(p))
     with (
         django_capture_on_commit_callbacks(execute=True),
         pytest.raises(RuntimeError),
@@ -85,6 +86,7 @@ def test_rollback_notifies_no_one(
     ):
         Project.objects.create(name="Apollo", owner=alice)
         raise RuntimeError("rolled back")
+    assert calls == []  # the rule never ran
     assert titles(alice) == []
     assert InboxState.objects.filter(user=alice, last_seq__gt=0).count() == 0
 
@@ -544,6 +546,8 @@ def test_notify_on_refuses_bad_arguments(db: None) -> None:
         notify_on(Project, "saved")(handler)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="model class"):
         notify_on("testapp.Project", "created")(handler)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="abstract"):
+        notify_on(AbstractUser, "created")(handler)
     with pytest.raises(ValueError, match="no field"):
         notify_on(Project, "updated", fields=["nope"])(handler)
     with pytest.raises(TypeError, match="list"):
