@@ -92,6 +92,22 @@ class Rule:
             object.__setattr__(self, "name", name)
 
 
+def _never_raises(receiver: F) -> F:
+    """A signal receiver of ours must never break the save that sent the signal."""
+
+    @functools.wraps(receiver)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return receiver(*args, **kwargs)
+        except Exception:
+            logger.exception(
+                "Notification rules: %s failed; no rule runs for it.", receiver.__name__
+            )
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
 class Registry:
     """The rules, by model and event, and the signal receivers that run them."""
 
@@ -155,11 +171,13 @@ class Registry:
             tracked = self._tracked[model] = frozenset(names)
         return tracked
 
+    @_never_raises
     def _on_post_init(self, sender: type[models.Model], instance: models.Model, **kw: Any) -> None:
         tracked = self._tracked_attnames(sender)
         if tracked:
             _remember(instance, tracked)
 
+    @_never_raises
     def _on_post_save(
         self,
         sender: type[models.Model],
@@ -190,6 +208,7 @@ class Registry:
             _remember(instance, tracked)
         _schedule(calls, using)
 
+    @_never_raises
     def _on_post_delete(
         self, sender: type[models.Model], instance: models.Model, using: str = "default", **kw: Any
     ) -> None:
@@ -200,6 +219,7 @@ class Registry:
             as_was._state = copy.copy(instance._state)
             _schedule([(rule, (as_was,)) for rule in rules], using)
 
+    @_never_raises
     def _on_m2m_changed(
         self,
         sender: type[models.Model],

@@ -441,6 +441,25 @@ def test_a_rule_that_raises_does_not_break_the_save(
     assert "bug in the rule" in caplog.text
 
 
+def test_a_failure_in_change_detection_does_not_break_the_save(
+    rule: Rule,
+    alice: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rule(Project, "updated")(to_owner)
+    project = Project.objects.create(name="Apollo", owner=alice)
+
+    def broken(*args: Any) -> None:
+        raise ValueError("cannot compare")
+
+    monkeypatch.setattr(hooks, "_changes", broken)
+    project.name = "Saved anyway"
+    project.save()
+    assert Project.objects.get().name == "Saved anyway"
+    assert "_on_post_save failed" in caplog.text
+
+
 @pytest.mark.parametrize(
     "result",
     [
