@@ -1,9 +1,10 @@
 """The ASGI app the browser tests run under daphne: the demo project's app plus two test-only parts.
 
 - Static files are served (the test settings run with DEBUG off, where the project serves none).
-- ``GET /__e2e__/sockets`` answers ``{"open": n, "accepted": n}``: the WebSockets this server process has
-  accepted and not yet seen closed, counted from the ASGI messages themselves, so a test can check how
-  many sockets a browser really holds.
+- ``GET /__e2e__/sockets`` answers ``{"open": n, "accepted": n, "attempts": n}``: the WebSockets this
+  server process has accepted and not yet seen closed, all it has accepted, and every handshake it was
+  asked for (refused ones too), counted from the ASGI messages themselves, so a test can check how many
+  sockets a browser really holds and whether it tries to reconnect.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ class SocketCounter:
     def __init__(self) -> None:
         self.open = 0
         self.accepted = 0
+        self.attempts = 0
 
     def wrap(self, receive: Any, send: Any) -> tuple[Any, Any]:
+        self.attempts += 1
         state = {"open": False}
 
         def closed() -> None:
@@ -67,7 +70,8 @@ async def application(scope: Scope, receive: Any, send: Any) -> None:
         await project_application(scope, counting_receive, counting_send)
         return
     if scope["type"] == "http" and scope["path"] == SOCKETS_PATH:
-        body = json.dumps({"open": counter.open, "accepted": counter.accepted}).encode()
+        counts = {"open": counter.open, "accepted": counter.accepted, "attempts": counter.attempts}
+        body = json.dumps(counts).encode()
         await send(
             {
                 "type": "http.response.start",

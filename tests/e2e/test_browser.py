@@ -367,3 +367,116 @@ def test_seq_gap_asks_for_sync_and_fills_it(login: Any, alice: Any) -> None:
     wait_badge(page, "2")
     page.wait_for_timeout(500)
     assert page.locator(".notifications-toast").count() == 2
+
+
+@pytest.mark.parametrize("who_logs_out", ["leader", "follower"])
+def test_logout_closes_with_4401_and_no_tab_reconnects(
+    login: Any, alice: Any, server: Daphne, who_logs_out: str
+) -> None:
+    context = login(alice)
+    tabs = [open_page(context), open_page(context)]
+    leader = next(tab for tab in tabs if tab.evaluate("window.notifications.isLeader"))
+    follower = next(tab for tab in tabs if tab is not leader)
+    stays, leaves = (follower, leader) if who_logs_out == "leader" else (leader, follower)
+    stays.evaluate(
+        """() => { window.__states = [];
+                   document.addEventListener('notifications:connection',
+                                             (e) => window.__states.push(e.detail.state)); }"""
+    )
+    with leaves.expect_navigation():
+        leaves.click('form[action$="/logout/"] button')
+    stays.wait_for_function("window.notifications.state === 'closed'", timeout=10_000)
+    if who_logs_out == "leader":
+        stays.wait_for_function("window.notifications.isLeader", timeout=5_000)
+    stays.wait_for_timeout(3_000)
+    assert server.sockets() == {"open": 0, "accepted": 1, "attempts": 1}, "nobody reconnected"
+    assert "open" not in stays.evaluate("window.__states")
+
+
+def test_keyboard_and_screen_reader_access(login: Any, alice: Any) -> None:
+    notify(alice, "x", title="Keyboard")
+    page = open_page(login(alice))
+    toggle = page.locator("[data-notifications-toggle]")
+    assert toggle.get_attribute("aria-haspopup") == "true"
+    assert toggle.get_attribute("aria-controls") == "notifications-dropdown"
+    assert toggle.get_attribute("aria-label") == "Notifications, 1 unread"
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert page.evaluate(
+        "document.getElementById('notifications-dropdown').contains(document.activeElement)"
+    )
+    page.keyboard.press("Escape")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert page.locator("#notifications-dropdown").is_hidden()
+    assert page.evaluate("document.activeElement.hasAttribute('data-notifications-toggle')")
+    # Marking the focused item read keeps focus inside the dropdown.
+    page.keyboard.press("Enter")
+    page.locator(".notifications-item__read").focus()
+    page.keyboard.press("Enter")
+    wait_badge(page, "")
+    assert page.evaluate(
+        "document.getElementById('notifications-dropdown').contains(document.activeElement)"
+    )
+    assert toggle.get_attribute("aria-label") == "Notifications"
+
+
+def test_mark_read_falls_back_to_http_without_a_socket(login: Any, alice: Any) -> None:
+    n = notify(alice, "x", title="over HTTP")[0]
+    context = login(alice)
+    context.route("**/ws/**", lambda route: route.abort())
+    page = context.new_page()
+    posts: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda request: (
+            posts.append({"url": request.url, "headers": request.headers})
+            if request.method == "POST"
+            else None
+        ),
+    )
+    page.goto("/")
+    page.wait_for_function("window.notifications !== undefined")
+    assert page.evaluate("window.notifications.state") != "open"
+    page.evaluate(f"window.notifications.markRead([{n.pk}])")
+    wait_badge(page, "")
+    assert Notification.objects.get(pk=n.pk).read_at is not None
+    assert posts[0]["url"].endswith("/notifications/api/mark-read/")
+    assert posts[0]["headers"]["x-csrftoken"]
+
+
+AUDIO_SPY = """
+(() => {
+  window.__beeps = [];
+  class SpyAudioContext {
+    constructor() { this.currentTime = 0; this.destination = {}; }
+    createGain() {
+      return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (d) => d };
+    }
+    createOscillator() {
+      const osc = { frequency: { setValueAtTime: (hz) => (osc.hz = hz) },
+                    connect: (node) => node, stop() {},
+                    start: () => window.__beeps.push(osc.hz) };
+      return osc;
+    }
+  }
+  window.AudioContext = SpyAudioContext;
+  // Turn sound on (data-sound="true") on the bell before the module reads it, when asked to.
+  if (%(sound)s) {
+    new MutationObserver((_, observer) => {
+      const bell = document.querySelector("[data-notifications]");
+      if (bell) { bell.dataset.sound = "true"; observer.disconnect(); }
+    }).observe(document, { childList: true, subtree: true });
+  }
+})();
+"""
+
+
+@pytest.mark.parametrize("sound", [False, True])
+def test_sound_is_off_by_default_and_beeps_when_on(login: Any, alice: Any, sound: bool) -> None:
+    context = login(alice)
+    context.add_init_script(AUDIO_SPY % {"sound": "true" if sound else "false"})
+    page = open_page(context)
+    notify(alice, "x", title="ding")
+    page.locator(".notifications-toast").wait_for()
+    assert page.evaluate("window.__beeps") == ([880] if sound else [])

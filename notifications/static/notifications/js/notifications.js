@@ -482,6 +482,7 @@ export class NotificationsClient {
     this.audio = null;
     this.channel = null;
     this.started = false;
+    this.signedOut = false;
   }
 
   readInitialItems() {
@@ -553,11 +554,18 @@ export class NotificationsClient {
     this.visibility = new VisibilityRegistry();
     this.visibility.set(this.tabId, this.isVisible());
     this.post({ kind: "leader", tabId: this.tabId });
+    if (this.signedOut) {
+      // The session ended while another tab led: stay closed until the page is reloaded.
+      this.setState("closed");
+      return;
+    }
     this.connection = new Connection({
       url: () => socketUrl(location, this.config.wsPath, this.tracker.since),
       onFrame: (frame) => this.onSocketFrame(frame),
-      onState: (state) => {
-        this.post({ kind: "connection", state });
+      onState: (state, info = {}) => {
+        // final: closed with 4401 (signed out): no tab of this browser may reconnect.
+        if (info.final) this.signedOut = true;
+        this.post({ kind: "connection", state, final: Boolean(info.final) });
         this.setState(state);
       },
       backoff: new Backoff({ base: this.config.backoffBase, cap: this.config.backoffCap }),
@@ -573,6 +581,7 @@ export class NotificationsClient {
         this.handleFrame(message.frame);
         break;
       case "connection":
+        if (message.final) this.signedOut = true;
         if (!this.isLeader) this.setState(message.state);
         break;
       case "send":
