@@ -54,10 +54,13 @@ async def sockets() -> AsyncIterator[Open]:
         return communicator, welcome
 
     yield open_socket
-    for communicator in opened:
+
+    async def close(communicator: WebsocketCommunicator) -> None:
         # A communicator whose receive timed out has had its application cancelled already.
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await communicator.disconnect()
+
+    await asyncio.gather(*(close(c) for c in opened))
 
 
 async def auser(username: str) -> Any:
