@@ -153,6 +153,28 @@ class DaphneServer:
             raise AssertionError(f"Login of {username!r} failed: HTTP {response.status}")
         return Session(cookies)
 
+    def logout(self, session: Session) -> None:
+        """Sign out through Django's LogoutView (POST with the CSRF token), as a browser does."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            conn.request(
+                "POST",
+                "/accounts/logout/",
+                body="",
+                headers={
+                    "Cookie": session.header,
+                    "X-CSRFToken": session.cookies.get("csrftoken", ""),
+                    "Origin": self.origin,
+                    "Referer": f"{self.url}/",
+                },
+            )
+            response = conn.getresponse()
+            response.read()
+        finally:
+            conn.close()
+        if response.status not in {200, 302}:
+            raise AssertionError(f"Logout failed: HTTP {response.status}")
+
 
 def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
     jar: SimpleCookie = SimpleCookie()

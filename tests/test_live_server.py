@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from notifications import notify
 from tests import servers
@@ -37,6 +37,26 @@ def test_real_server_refuses_a_foreign_origin(daphne: Any) -> None:
         daphne, session
     ) as ws:  # the same session from an allowed origin is accepted
         assert servers.recv_json(ws)["type"] == "welcome"
+
+
+def test_logging_out_over_http_closes_the_users_sockets_with_4401(daphne: Any) -> None:
+    make_user("alice")
+    make_user("bob")
+    alice = daphne.login("alice", "alice")
+    with (
+        servers.ws_connect(daphne, alice) as first,
+        servers.ws_connect(daphne, daphne.login("alice", "alice")) as second,  # another browser
+        servers.ws_connect(daphne, daphne.login("bob", "bob")) as bobs,
+    ):
+        for ws in (first, second, bobs):
+            assert servers.recv_json(ws)["type"] == "welcome"
+        daphne.logout(alice)
+        for ws in (first, second):
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=1)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        bobs.send('{"type": "ping"}')
+        assert servers.recv_json(bobs) == {"type": "pong"}
 
 
 def test_real_server_refuses_anonymous(daphne: Any) -> None:
