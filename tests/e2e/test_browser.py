@@ -118,10 +118,16 @@ def test_mark_read_in_one_tab_updates_the_other(login: Any, alice: Any) -> None:
     tab_a = open_page(context, "/")
     tab_b = open_page(context, "/notifications/")
     assert badge(tab_a) == badge(tab_b) == "2"
+    tab_b.evaluate(
+        """() => { window.__read = [];
+                   document.addEventListener('notifications:read',
+                                             (e) => window.__read.push(e.detail)); }"""
+    )
     tab_a.click("[data-notifications-toggle]")
     tab_a.click(f'[data-notifications-read="{second.pk}"]')
     wait_badge(tab_b, "1")
     wait_badge(tab_a, "1")
+    assert tab_b.evaluate("window.__read") == [{"ids": [second.pk], "unread_count": 1}]
     row = tab_b.locator(f'[data-notification-id="{second.pk}"]').first
     assert "is-unread" not in (row.get_attribute("class") or "")
     assert not row.locator('[data-notifications-action="mark-read"]').is_visible()
@@ -131,6 +137,15 @@ def test_mark_read_in_one_tab_updates_the_other(login: Any, alice: Any) -> None:
     wait_badge(tab_b, "")
     assert Notification.objects.unread().filter(recipient=alice).count() == 0
     assert first.pk
+    # A new notification appears on the list page too, with working forms.
+    third = notify(alice, "x", title="third")[0]
+    row = tab_b.locator(f'.notifications-page [data-notification-id="{third.pk}"]')
+    row.wait_for()
+    assert tab_b.locator(".notifications-entry__title").first.text_content() == "third"
+    wait_badge(tab_a, "1")
+    row.locator('button:has-text("Mark read")').click()
+    wait_badge(tab_a, "")
+    wait_until(lambda: Notification.objects.get(pk=third.pk).read_at is not None)
 
 
 def test_one_socket_per_browser_and_leader_handover(login: Any, alice: Any, server: Daphne) -> None:
@@ -480,3 +495,50 @@ def test_sound_is_off_by_default_and_beeps_when_on(login: Any, alice: Any, sound
     notify(alice, "x", title="ding")
     page.locator(".notifications-toast").wait_for()
     assert page.evaluate("window.__beeps") == ([880] if sound else [])
+
+
+def test_far_behind_gets_reset_and_refetches_over_http(
+    login: Any, alice: Any, server: Daphne
+) -> None:
+    """Past CATCH_UP_LIMIT (200) missed notifications the server says `reset`: every tab refetches."""
+    context = login(alice)
+    tabs = [open_page(context), open_page(context)]
+    for tab in tabs:
+        tab.evaluate(
+            """() => { window.__received = 0;
+                       document.addEventListener('notifications:received', () => window.__received++); }"""
+        )
+    server.stop()
+    tabs[0].wait_for_function("window.notifications.state !== 'open'", timeout=10_000)
+    for i in range(205):
+        notify(alice, "x", title=f"missed {i}")
+    server.start()
+    for tab in tabs:
+        tab.wait_for_function(OPEN, timeout=45_000)
+        wait_badge(tab, "99+")
+        tab.wait_for_function(
+            "document.querySelectorAll('[data-notifications-items] > li').length === 20"
+        )
+        titles = tab.locator("[data-notifications-items] .notifications-item__title")
+        assert titles.first.text_content() == "missed 204"
+        assert tab.evaluate("window.__received") == 0, "a snapshot is not 205 new notifications"
+    # Live delivery goes on from the snapshot's last seq, with no gap to fill.
+    notify(alice, "x", title="live again")
+    for tab in tabs:
+        tab.locator('.notifications-toast:has-text("live again")').wait_for()
+        assert tab.evaluate("window.__received") == 1
+
+
+def test_without_web_locks_every_tab_holds_its_own_socket(
+    login: Any, alice: Any, server: Daphne
+) -> None:
+    context = login(alice)
+    context.add_init_script("delete Navigator.prototype.locks;")
+    tabs = [open_page(context), open_page(context)]
+    assert all(tab.evaluate("window.notifications.isLeader") for tab in tabs)
+    wait_until(lambda: server.sockets()["open"] == 2)
+    n = notify(alice, "x", title="both")[0]
+    for tab in tabs:
+        wait_badge(tab, "1")
+    tabs[0].evaluate(f"window.notifications.markRead({n.pk})")
+    wait_badge(tabs[1], "")

@@ -12,6 +12,7 @@ import {
   safeHref,
   SeqTracker,
   socketUrl,
+  Throttle,
   VisibilityRegistry,
 } from "../../notifications/static/notifications/js/core.js";
 
@@ -247,5 +248,20 @@ describe("VisibilityRegistry", () => {
     assert.equal(tabs.anyVisible(), true);
     tabs.forget("b");
     assert.equal(tabs.anyVisible(), false);
+  });
+});
+
+describe("Throttle", () => {
+  it("allows `limit` events per sliding window", () => {
+    let now = 0;
+    const throttle = new Throttle(3, 10000, () => now);
+    assert.deepEqual([throttle.allow(), throttle.allow(), throttle.allow(), throttle.allow()], [true, true, true, false]);
+    now = 9999;
+    assert.equal(throttle.allow(), false);
+    now = 10000;
+    assert.equal(throttle.allow(), true);
+    assert.equal(throttle.allow(), true);
+    assert.equal(throttle.allow(), true);
+    assert.equal(throttle.allow(), false);
   });
 });

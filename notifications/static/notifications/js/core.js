@@ -282,6 +282,34 @@ export class VisibilityRegistry {
 }
 
 /**
+ * At most `limit` events per sliding window: keeps a catch-up burst from opening dozens of desktop
+ * notifications or beeping dozens of times.
+ */
+export class Throttle {
+  /**
+   * @param {number} limit
+   * @param {number} windowMs
+   * @param {() => number} [now]
+   */
+  constructor(limit, windowMs, now = () => Date.now()) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+    this.now = now;
+    /** @type {number[]} */
+    this.times = [];
+  }
+
+  /** @returns {boolean} whether one more event may happen now (and counts it) */
+  allow() {
+    const now = this.now();
+    this.times = this.times.filter((t) => now - t < this.windowMs);
+    if (this.times.length >= this.limit) return false;
+    this.times.push(now);
+    return true;
+  }
+}
+
+/**
  * One WebSocket with reconnects, keep-alive and the 4401 stop rule. Everything it touches is injected,
  * so tests drive it with a fake socket and a fake clock.
  *

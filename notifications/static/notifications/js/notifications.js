@@ -16,6 +16,7 @@ import {
   safeHref,
   SeqTracker,
   socketUrl,
+  Throttle,
   VisibilityRegistry,
 } from "./core.js";
 
@@ -26,6 +27,9 @@ const LOCK_NAME = "notifications-leader";
 const LIST_LIMIT = 20;
 const MAX_TOASTS = 5;
 const GAP_SETTLE_MS = 5000;
+// Desktop notifications and beeps in a burst (a catch-up after a long time offline) are capped.
+const NATIVE_BURST = [3, 10000];
+const SOUND_BURST = [1, 1000];
 const LEVELS = new Set(["info", "success", "warning", "error"]);
 
 /** @param {string | undefined} value @param {number} fallback */
@@ -483,6 +487,8 @@ export class NotificationsClient {
     this.channel = null;
     this.started = false;
     this.signedOut = false;
+    this.nativeThrottle = new Throttle(...NATIVE_BURST);
+    this.soundThrottle = new Throttle(...SOUND_BURST);
   }
 
   readInitialItems() {
@@ -817,7 +823,7 @@ export class NotificationsClient {
     if (!this.isLeader || n.read || typeof Notification === "undefined") return;
     if (Notification.permission !== "granted") return;
     this.visibility.set(this.tabId, this.isVisible());
-    if (this.visibility.anyVisible()) return;
+    if (this.visibility.anyVisible() || !this.nativeThrottle.allow()) return;
     let native;
     try {
       native = new Notification(n.title || n.verb || "Notification", {
@@ -842,6 +848,7 @@ export class NotificationsClient {
     if (!this.config.sound) return;
     // A visible tab beeps; when none is, the leader does: once per notification in the usual case.
     if (!this.isVisible() && !(this.isLeader && !this.visibility.anyVisible())) return;
+    if (!this.soundThrottle.allow()) return;
     const AudioContextClass = window.AudioContext || window.webkitAudioContext;
     if (!AudioContextClass) return;
     try {
