@@ -18,6 +18,7 @@ from django.core.validators import URLValidator
 from django.db import models, router, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.functional import Promise
 
 from notifications import delivery, protocol, signals
 from notifications.conf import app_settings
@@ -128,6 +129,8 @@ def _recipient_pks(recipients: Any) -> list[Any]:
                 f"A QuerySet of recipients must be of {user_model.__name__}, "
                 f"not {recipients.model.__name__}."
             )
+        if recipients.query.is_sliced:  # cannot be reordered: dedupe here instead
+            return list(dict.fromkeys(recipients.values_list("pk", flat=True)))
         return list(recipients.order_by().values_list("pk", flat=True).distinct())
     if isinstance(recipients, user_model):
         recipients = [recipients]
@@ -158,6 +161,8 @@ def _related_fields(name: str, obj: models.Model | None) -> dict[str, Any]:
 
 def clean_url(url: Any) -> str:
     """Accept "", a path starting with "/", or an http(s) URL; anything else is refused."""
+    if isinstance(url, Promise):  # reverse_lazy()
+        url = str(url)
     if not isinstance(url, str):
         raise InvalidNotification("url must be a string.")
     if not url:
@@ -180,6 +185,8 @@ def clean_url(url: Any) -> str:
 
 
 def _clean_text(name: str, value: Any, max_length: int | None, *, required: bool = False) -> str:
+    if isinstance(value, Promise):  # gettext_lazy(): stored in the language active now
+        value = str(value)
     if not isinstance(value, str):
         raise InvalidNotification(f"{name} must be a string, not {type(value).__name__}.")
     if required and not value.strip():

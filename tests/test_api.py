@@ -100,6 +100,12 @@ def test_notify_queryset_with_duplicate_rows_notifies_each_user_once(alice: Any)
     assert [n.recipient_id for n in notify(qs, "x")] == [alice.pk]
 
 
+def test_notify_sliced_queryset(alice: Any, bob: Any) -> None:
+    make_user("carol")
+    created = notify(User.objects.order_by("username")[:2], "x")
+    assert sorted(n.recipient_id for n in created) == sorted([alice.pk, bob.pk])
+
+
 def test_notify_group_reaches_active_members_only(alice: Any, bob: Any) -> None:
     carol = make_user("carol", is_active=False)
     dave = make_user("dave")
@@ -314,6 +320,34 @@ def test_defaults(alice: Any) -> None:
     [n] = notify(alice, "x")
     assert (n.title, n.body, n.url, n.level, n.category, n.data) == ("", "", "", "info", "", {})
     assert n.actor is None and n.target is None and n.action_object is None
+
+
+def test_lazy_strings_are_accepted(alice: Any) -> None:
+    from django.urls import reverse_lazy
+    from django.utils.translation import gettext_lazy
+
+    [n] = notify(
+        alice,
+        gettext_lazy("commented"),
+        title=gettext_lazy("New comment"),
+        body=gettext_lazy("Body"),
+        category=gettext_lazy("comments"),
+        url=reverse_lazy("notifications:api-list"),
+    )
+    n = Notification.objects.get(pk=n.pk)
+    assert (n.verb, n.title, n.body, n.category, n.url) == (
+        "commented",
+        "New comment",
+        "Body",
+        "comments",
+        "/notifications/api/",
+    )
+
+
+def test_level_enum_is_accepted(alice: Any) -> None:
+    from notifications import Level
+
+    assert notify(alice, "x", level=Level.WARNING)[0].level == "warning"
 
 
 def test_data_is_stored_as_plain_json(alice: Any) -> None:
