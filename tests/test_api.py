@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterator
@@ -707,3 +708,86 @@ def test_public_names_are_exported() -> None:
     assert notifications.notify is api.notify
     with pytest.raises(AttributeError):
         notifications.nope  # noqa: B018
+
+
+# Read-state signals: after commit, with the user and the ids that changed
+
+
+@pytest.fixture
+def state_signals() -> Iterator[list[tuple[str, Any, list[int]]]]:
+    received: list[tuple[str, Any, list[int]]] = []
+    connected = {
+        "read": signals.notifications_read,
+        "unread": signals.notifications_unread,
+        "deleted": signals.notifications_deleted,
+    }
+    for name, signal in connected.items():
+
+        def receiver(sender: Any, user: Any, ids: list[int], _name: str = name, **kw: Any) -> None:
+            received.append((_name, user.pk, list(ids)))
+
+        signal.connect(receiver, dispatch_uid=f"test_api.{name}", weak=False)
+    yield received
+    for name, signal in connected.items():
+        signal.disconnect(dispatch_uid=f"test_api.{name}")
+
+
+def test_read_state_signals_after_commit(
+    alice: Any,
+    django_capture_on_commit_callbacks: Any,
+    sent: list[Any],
+    state_signals: list[Any],
+) -> None:
+    ids = [notify(alice, str(i))[0].pk for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        api.mark_read(alice, ids[:2])
+        api.mark_unread(alice, ids[:1])
+        api.delete(alice, ids[2:])
+        api.mark_all_read(alice)
+        assert state_signals == [] and sent == []
+    assert state_signals == [
+        ("read", alice.pk, ids[:2]),
+        ("unread", alice.pk, ids[:1]),
+        ("deleted", alice.pk, ids[2:]),
+        ("read", alice.pk, ids[:1]),
+    ]
+    frames = [json.loads(message["frame"]) for batch in sent for _, message in batch]
+    assert frames == [
+        {"type": "read", "ids": ids[:2], "unread_count": 1},
+        {"type": "unread", "ids": ids[:1], "unread_count": 2},
+        {"type": "deleted", "ids": ids[2:], "unread_count": 1},
+        {"type": "read", "ids": ids[:1], "unread_count": 0},
+    ]
+
+
+def test_no_change_sends_nothing(
+    alice: Any,
+    django_capture_on_commit_callbacks: Any,
+    sent: list[Any],
+    state_signals: list[Any],
+) -> None:
+    [n] = notify(alice, "x")
+    with django_capture_on_commit_callbacks(execute=True):
+        api.mark_unread(alice, [n.pk])  # already unread
+        api.mark_all_read(alice)
+        api.mark_all_read(alice)  # nothing left
+    assert [kind for kind, _, _ in state_signals] == ["read"]
+    assert len(sent) == 1
+
+
+def test_rolled_back_read_state_change_sends_nothing(
+    alice: Any,
+    django_capture_on_commit_callbacks: Any,
+    sent: list[Any],
+    state_signals: list[Any],
+) -> None:
+    [n] = notify(alice, "x")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        api.mark_read(alice, [n.pk])
+        raise RuntimeError
+    assert state_signals == [] and sent == []
+    assert api.unread_count(alice) == 1

@@ -397,6 +397,23 @@ def test_concurrent_creates_reads_and_deletes_stay_exact() -> None:
     assert_exact(alice, real_unread(alice))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_on_the_default_database() -> None:
+    # SQLite serialises writers (BEGIN IMMEDIATE); PostgreSQL locks the inbox row.
+    alice = make_user("alice")
+
+    def work(i: int) -> None:
+        for j in range(10):
+            notify(alice, f"t{i}-{j}")
+
+    run_threads(4, work)
+    seqs = list(
+        Notification.objects.filter(recipient=alice).order_by("seq").values_list("seq", flat=True)
+    )
+    assert seqs == list(range(1, 41))
+    assert_exact(alice, 40)
+
+
 def test_group_name_of_the_custom_user_is_valid(alice: Any) -> None:
     from channels.layers import BaseChannelLayer
 
