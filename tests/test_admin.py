@@ -280,10 +280,20 @@ def test_bad_input_in_the_add_form_is_a_form_error(
     assert Notification.objects.count() == 0
 
 
-def test_a_notification_is_read_only_once_created(admin_client: Client, alice: Any) -> None:
-    [n] = notify(alice, "x", title="original")
+def test_the_add_page_renders(admin_client: Client) -> None:
+    page = admin_client.get(ADD).content.decode()
+    for name in ["recipient", "verb", "title", "body", "url", "level", "category"]:
+        assert f'name="{name}"' in page
+    assert 'name="seq"' not in page and 'name="read_at"' not in page
+
+
+def test_a_notification_is_read_only_once_created(
+    admin_client: Client, alice: Any, bob: Any
+) -> None:
+    [n] = notify(alice, "x", title="original", actor=bob, target=bob)
     url = f"{CHANGELIST}{n.pk}/change/"
-    assert admin_client.get(url).status_code == 200
+    page = admin_client.get(url).content.decode()
+    assert "original" in page and 'name="title"' not in page
     admin_client.post(url, {"title": "changed", "read_at": "2020-01-01"})
     n.refresh_from_db()
     assert (n.title, n.read_at) == ("original", None)
@@ -499,3 +509,104 @@ def test_broadcast_to_20000_users_in_batches_with_bounded_memory(
         print(f"\nbroadcast to 20,001 users: {elapsed:.1f} s (traced), peak {peak / 2**20:.1f} MiB")
     # One batch of 1000 rows and their frames is ~2 MiB; all 20,000 held at once would be ~16 MiB.
     assert peak < 6 * 2**20
+
+
+# notify_many(), under Broadcast and "Send a notification"
+
+
+def test_notify_many_allocates_seq_and_counts_like_notify(
+    alice: Any, bob: Any, sent: list[Any]
+) -> None:
+    notify(alice, "x") + notify(alice, "x")
+    carol = make_user("carol")
+    post = Group.objects.create(name="post")  # any saved model will do as a target
+    with committed():
+        n = api.notify_many(
+            User.objects.all(),
+            "announced",
+            actor=bob,
+            target=post,
+            title="T",
+            body="B",
+            url="/u/",
+            level="warning",
+            category="news",
+            data={"k": [1]},
+            batch_size=2,
+        )
+    assert n == 3
+    new = {x.recipient.username: x for x in Notification.objects.filter(verb="announced")}
+    assert {u: x.seq for u, x in new.items()} == {"alice": 3, "bob": 1, "carol": 1}
+    expected = (bob, "bob", post, "post", "T", "B", "/u/", "warning", "news", {"k": [1]}, None)
+    for x in new.values():
+        got = (x.actor, x.actor_display, x.target, x.target_display, x.title, x.body, x.url)
+        got += (x.level, x.category, x.data, x.read_at)
+        assert got == expected
+    assert (api.unread_count(alice), api.unread_count(carol)) == (3, 1)
+    counts_are_exact()
+    for user in (alice, bob, carol):
+        [push] = [f for f in frames(sent, user) if f["type"] == "notification"][-1:]
+        assert push["notification"]["id"] == new[user.username].pk
+        assert push["notification"]["seq"] == new[user.username].seq
+        assert push["notification"]["actor"] == {
+            "type": "testapp.user",
+            "id": str(bob.pk),
+            "display": "bob",
+        }
+
+
+def test_notify_many_without_returning_reads_the_rows_back(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch, sent: list[Any]
+) -> None:
+    from django.db import connection
+
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    notify(bob, "x")
+    with committed():
+        assert api.notify_many([alice, bob], "y", title="back") == 2
+    pushed = {f["notification"]["id"] for u in (alice, bob) for f in frames(sent, u)}
+    assert pushed == set(Notification.objects.filter(verb="y").values_list("pk", flat=True))
+    assert Notification.objects.get(recipient=bob, verb="y").seq == 2
+    counts_are_exact()
+
+
+def test_notify_many_commits_batch_by_batch(db: None, django_assert_num_queries: Any) -> None:
+    users = [make_user(f"u{i}") for i in range(5)]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert (
+            api.notify_many(User.objects.filter(pk__in=[u.pk for u in users]), "x", batch_size=2)
+            == 5
+        )
+    inserts = [
+        q for q in queries if q["sql"].startswith('INSERT INTO "notifications_notification"')
+    ]
+    assert len(inserts) == 3
+    assert sum(q["sql"].startswith("SAVEPOINT") for q in queries) == 3  # one atomic block per batch
+
+
+def test_notify_many_notifies_each_user_once_and_groups_active_members(
+    alice: Any, bob: Any
+) -> None:
+    team = Group.objects.create(name="team")
+    other = Group.objects.create(name="other")
+    alice.groups.add(team, other)
+    bob.groups.add(team)
+    make_user("gone", is_active=False).groups.add(team)
+    # A QuerySet is taken as it is (inactive users included), each user once despite the join.
+    assert api.notify_many(User.objects.filter(groups__in=[team, other]), "x") == 3
+    assert Notification.objects.filter(recipient=alice).count() == 1
+    assert api.notify_many(team, "y") == 2  # a Group: its active members
+    assert not Notification.objects.filter(recipient__username="gone", verb="y").exists()
+
+
+def test_notify_many_validates_before_any_query(alice: Any, django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(0):
+        with pytest.raises(api.InvalidNotification):
+            api.notify_many(User.objects.all(), "x", url="javascript:alert(1)")
+        with pytest.raises(api.InvalidRecipients):
+            api.notify_many(Group.objects.all(), "x")
+        with pytest.raises(TypeError):
+            api.notify_many(User.objects.all(), "x", colour="red")
