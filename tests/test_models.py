@@ -123,6 +123,23 @@ def test_foreign_ids_raise_and_change_nothing(alice: Any, bob: Any) -> None:
     assert Notification.objects.count() == 3
 
 
+@pytest.mark.parametrize("user", [None, "anonymous", "alice"])
+def test_read_state_changes_need_a_saved_user(alice: Any, user: Any) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    from notifications.exceptions import InvalidRecipients
+
+    user = {"anonymous": AnonymousUser(), "alice": "alice"}.get(user)
+    [n] = notify(alice, "x")
+    for change in (api.mark_read, api.mark_unread, api.delete):
+        with pytest.raises(InvalidRecipients):
+            change(user, [n.pk])
+    with pytest.raises(InvalidRecipients):
+        api.mark_all_read(user)
+    assert_exact(alice, 1)
+    assert not InboxState.objects.exclude(user=alice).exists()
+
+
 def test_missing_ids_raise(alice: Any) -> None:
     ids = make(alice, 1)
     with pytest.raises(NotificationNotFound):
