@@ -15,8 +15,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import F
+from django.db.models.base import ModelState
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.functional import Promise
 
@@ -407,10 +409,84 @@ def notify_many(
         if not pks:
             return total
         with transaction.atomic(using=using):
-            created = _create(pks, fields, using)
+            created = _insert_select(pks, fields, using)
             transaction.on_commit(lambda c=created: _created(c), using=using, robust=True)  # type: ignore[misc]
+        total, last = total + len(created), pks[-1]
         del created
-        total, last = total + len(pks), pks[-1]
+
+
+def _insert_select(
+    user_pks: Sequence[Any], fields: dict[str, Any], using: str
+) -> list[Notification]:
+    """_create() for one batch of a broadcast, in SQL: the same locking and seq allocation, but the
+    rows are written by INSERT ... SELECT, with no per-row ORM work. The SQL holds quoted names and
+    placeholders only."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    user_field = InboxState._meta.get_field("user")
+    in_users = ", ".join(["%s"] * len(user_pks))
+    user_params = [user_field.get_db_prep_value(pk, connection) for pk in user_pks]
+    states = InboxState.objects.using(using)
+    user_model = get_user_model()
+    inbox_table = qn(InboxState._meta.db_table)
+
+    def column(model: type[models.Model], name: str) -> str:
+        return qn(str(model._meta.get_field(name).column))  # type: ignore[union-attr]
+
+    user_id, last_seq = column(InboxState, "user"), column(InboxState, "last_seq")
+    unread = column(InboxState, "unread_count")
+    user_table, user_pk = qn(user_model._meta.db_table), qn(str(user_model._meta.pk.column))
+    n_id, recipient, seq = (column(Notification, f) for f in ("id", "recipient", "seq"))
+    ensure_inboxes = (
+        f"{connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)} {inbox_table} "  # noqa: S608
+        f"({user_id}, {last_seq}, {unread}) "
+        f"SELECT {user_pk}, 0, 0 FROM {user_table} WHERE {user_pk} IN ({in_users}) "
+        + (connection.ops.on_conflict_suffix_sql([], OnConflict.IGNORE, [], []) or "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(ensure_inboxes, user_params)
+    locked = states.select_for_update().filter(user_id__in=user_pks).order_by("pk")
+    list(locked.values_list("pk", flat=True))
+    states.filter(user_id__in=user_pks).update(
+        last_seq=F("last_seq") + 1, unread_count=F("unread_count") + 1
+    )
+    template = Notification(created_at=timezone.now(), **fields)
+    same = [
+        f
+        for f in Notification._meta.concrete_fields
+        if not f.primary_key and f.attname not in {"recipient_id", "seq"}
+    ]
+    columns = ", ".join([recipient, seq, *(qn(str(f.column)) for f in same)])
+    returning = connection.features.can_return_rows_from_bulk_insert
+    sql = (
+        f"INSERT INTO {qn(Notification._meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT {user_id}, {last_seq}, {', '.join(['%s'] * len(same))} "
+        f"FROM {inbox_table} WHERE {user_id} IN ({in_users})"
+    )
+    if returning:
+        sql += f" RETURNING {n_id}, {recipient}, {seq}"
+    params = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in same]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + user_params)
+        rows = cursor.fetchall() if returning else None
+    if rows is None:
+        # The inbox rows are locked: each user's newest seq is the row just inserted.
+        return list(
+            Notification.objects.using(using).filter(
+                recipient_id__in=user_pks, seq=F("recipient__notification_inbox__last_seq")
+            )
+        )
+    shared = {k: v for k, v in template.__dict__.items() if k != "_state"}
+    to_user_pk = user_model._meta.pk.to_python
+    created = []
+    for pk, recipient_id, seq in rows:
+        n = Notification.__new__(Notification)
+        n.__dict__.update(shared)
+        n._state = ModelState()
+        n._state.adding, n._state.db = False, using
+        n.pk, n.recipient_id, n.seq = pk, to_user_pk(recipient_id), seq
+        created.append(n)
+    return created
 
 
 _NOTIFY_DEFAULTS: dict[str, Any] = {
