@@ -612,6 +612,32 @@ def test_redis_down_inside_a_transaction(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_hanging_redis_costs_at_most_the_publish_timeout(
+    alice: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+    import time
+
+    # Accepts TCP connections (the kernel does) and never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        settings.CHANNEL_LAYERS = {"default": redis_channel_layer(f"redis://127.0.0.1:{port}/0")}
+        settings.NOTIFICATIONS = {"PUBLISH_TIMEOUT": 0.3}
+        try:
+            with caplog.at_level(logging.WARNING, logger="notifications"):
+                start = time.monotonic()
+                created = notify(alice, "x")
+                elapsed = time.monotonic() - start
+        finally:
+            channel_layers.backends.clear()
+    assert len(created) == 1 and Notification.objects.count() == 1
+    assert elapsed < 3
+    assert "Live delivery failed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_broken_channel_layer_backend_does_not_raise(
     alice: Any, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
