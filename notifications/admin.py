@@ -31,6 +31,7 @@ from django.utils.translation import ngettext
 
 from notifications import api
 from notifications.conf import app_settings
+from notifications.exceptions import NotificationNotFound
 from notifications.forms import BroadcastForm, NotificationAdminForm, SendNotificationForm
 from notifications.models import Notification
 
@@ -66,7 +67,12 @@ def _per_recipient(queryset: QuerySet[Notification], change: Callable[..., list[
     changed = 0
     for user_pk, ids in by_user.items():
         for start in range(0, len(ids), step):
-            changed += len(change(users[user_pk], ids[start : start + step]))
+            chunk = ids[start : start + step]
+            try:
+                changed += len(change(users[user_pk], chunk))
+            except NotificationNotFound as gone:  # deleted meanwhile: change the others
+                rest = [pk for pk in chunk if pk not in gone.ids]
+                changed += len(change(users[user_pk], rest)) if rest else 0
     return changed
 
 

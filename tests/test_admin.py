@@ -199,6 +199,24 @@ def test_delete_view_keeps_counts_exact(admin_client: Client, alice: Any, sent: 
     assert frames(sent, alice)[-1] == {"type": "deleted", "ids": [n.pk], "unread_count": 1}
 
 
+def test_mark_read_skips_notifications_deleted_meanwhile(
+    admin_client: Client, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [a, b] = notify(alice, "x") + notify(alice, "x")
+    real = api.mark_read
+
+    def racing(user: Any, ids: Any) -> list[int]:
+        if b.pk in ids and Notification.objects.filter(pk=b.pk).exists():
+            api.delete(alice, [b.pk])  # another request deletes it between selection and action
+        return real(user, ids)
+
+    monkeypatch.setattr(api, "mark_read", racing)
+    response = action(admin_client, CHANGELIST, "mark_read", [a.pk, b.pk])
+    assert "Marked 1 notification read." in response.content.decode()
+    assert api.unread_count(alice) == 0
+    counts_are_exact()
+
+
 def test_actions_need_the_change_permission(client: Client, alice: Any) -> None:
     viewer = staff("viewer", "notifications.view_notification")
     client.force_login(viewer)

@@ -708,3 +708,33 @@ def test_demo_bad_input_is_refused_without_error(client: Any, post: Post, bob: A
     assert client.post("/demo/posts/999999/comment/", {"body": "x"}).status_code == 404
     assert client.get(f"/demo/posts/{post.pk}/status/").status_code == 405
     assert Comment.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_demo_comment_reaches_the_authors_open_socket(settings: Any) -> None:
+    """End to end: a comment posted through the demo view arrives live on the author's socket."""
+    from asgiref.sync import sync_to_async
+    from django.test import Client
+
+    from notifications.testing import connect, receive_frame
+    from project.asgi import application
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    alice = await sync_to_async(make_user)("alice")
+    bob = await sync_to_async(make_user)("bob")
+    post = await Post.objects.acreate(author=alice, title="Release notes")
+    socket, welcome = await connect(application, alice, origin="http://testserver")
+    try:
+        assert welcome["unread_count"] == 0
+        client = Client()
+        await sync_to_async(client.force_login)(bob)
+        response = await sync_to_async(client.post)(
+            f"/demo/posts/{post.pk}/comment/", {"body": "Looks good"}
+        )
+        assert response.status_code == 302
+        frame = await receive_frame(socket)
+        assert frame["type"] == "notification"
+        assert frame["notification"]["title"] == "bob commented on “Release notes”"
+        assert frame["notification"]["actor"]["display"] == "bob"
+    finally:
+        await socket.disconnect()
