@@ -178,3 +178,17 @@ def daphne_factory(
 def daphne(daphne_factory: Any) -> Any:
     """One daphne process (see ``daphne_factory``)."""
     return daphne_factory()
+
+
+@pytest.fixture(autouse=True)
+def _close_sync_to_async_db_connection() -> Iterator[None]:
+    """Close the database connection of sync_to_async's shared thread after each test.
+
+    Async tests (and the consumers they drive) run their ORM calls in that one thread, whose
+    connection would otherwise stay open: PostgreSQL then refuses to drop the test database.
+    """
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.db import close_old_connections
+from django.db import connections
 from django.test import Client
 
 from notifications import anotify, delivery, notify, protocol
@@ -206,22 +207,27 @@ async def test_notifications_created_while_sockets_connect_arrive_exactly_once_i
 ) -> None:
     alice = await auser("alice")
     await create_notifications(alice, 3)
-    since, extra = 2, 60
+    since, most = 2, 150  # stays under CATCH_UP_LIMIT: every socket gets a replay, not a reset
+    made = 0
+    stop = threading.Event()
 
-    def create_in_another_thread() -> None:
+    def create_until_stopped() -> None:
         # Its own thread and database connection: commits race the consumers' connect for real.
+        nonlocal made
         try:
-            for i in range(extra):
-                notify(alice, "raced", title=f"r{i}")
+            while not stop.is_set() and made < most:
+                notify(alice, "raced", title=f"r{made}")
+                made += 1
         finally:
-            close_old_connections()
+            connections.close_all()
 
-    creator = asyncio.create_task(sync_to_async(create_in_another_thread, thread_sensitive=False)())
-    opened: list[tuple[WebsocketCommunicator, dict[str, Any]]] = []
-    while not creator.done() and len(opened) < 8:
-        opened.append(await sockets(alice, since=since))
+    creator = asyncio.create_task(sync_to_async(create_until_stopped, thread_sensitive=False)())
+    while made == 0 and not creator.done():
+        await asyncio.sleep(0.001)  # the creator is committing: start connecting
+    opened = [await sockets(alice, since=since) for _ in range(8)]
+    stop.set()
     await creator
-    last = 3 + extra
+    last = 3 + made
     mid_stream = [w["last_seq"] for _, w in opened if 3 < w["last_seq"] < last]
     assert len(mid_stream) >= 2, f"sockets did not connect during the creation: {opened}"
     for socket, _ in opened:
