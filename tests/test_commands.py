@@ -129,3 +129,45 @@ def test_manage_py_knows_the_command() -> None:
     assert result.returncode == 0, result.stderr
     for option in ("--verb", "--title", "--body", "--url", "--level", "--category", "--all"):
         assert option in result.stdout
+
+
+def test_group_notifies_its_active_members(alice: Any, bob: Any) -> None:
+    from django.contrib.auth.models import Group
+
+    carol = make_user("carol", is_active=False)
+    team = Group.objects.create(name="team")
+    team.user_set.add(alice, carol)
+    assert "Notified 1 user(s)." in run("--group", "team", "--verb", "x")
+    assert list(Notification.objects.values_list("recipient__username", flat=True)) == ["alice"]
+
+
+def test_unknown_group_is_a_command_error(alice: Any) -> None:
+    with pytest.raises(CommandError, match="nope"):
+        run("--group", "nope", "--verb", "x")
+
+
+@pytest.mark.parametrize(
+    "args", [("alice", "--group", "team"), ("--all", "--group", "team")], ids=repr
+)
+def test_group_excludes_other_recipient_choices(alice: Any, args: tuple[str, ...]) -> None:
+    from django.contrib.auth.models import Group
+
+    Group.objects.create(name="team").user_set.add(alice)
+    with pytest.raises(CommandError):
+        run(*args, "--verb", "x")
+    assert not Notification.objects.exists()
+
+
+def test_body_from_stdin(alice: Any) -> None:
+    out = StringIO()
+    call_command(
+        "notify",
+        "alice",
+        "--verb",
+        "x",
+        "--body",
+        "-",
+        stdin=StringIO("line one\nline two\n"),
+        stdout=out,
+    )
+    assert Notification.objects.get().body == "line one\nline two"
