@@ -267,6 +267,14 @@ def test_unread_count_of_anonymous_is_zero_without_sql(db: None) -> None:
     assert ctx.captured_queries == []
 
 
+def test_since_returns_the_users_newer_notifications_in_seq_order(alice: Any, bob: Any) -> None:
+    make(alice, 5)
+    make(bob, 5)
+    assert [n.seq for n in api.since(alice, 1, 3)] == [2, 3, 4]
+    assert {n.recipient_id for n in api.since(alice, 0, 100)} == {alice.pk}
+    assert api.since(alice, 5, 10) == []
+
+
 def test_seq_is_unique_per_recipient(alice: Any, bob: Any) -> None:
     [n] = notify(alice, "x")
     Notification.objects.create(recipient=bob, seq=n.seq, verb="same seq, other user")
