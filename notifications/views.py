@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
@@ -51,18 +52,20 @@ def json_endpoint(*, methods: tuple[str, ...]) -> Callable[[View], View]:
                 return response
             if not request.user.is_authenticated:
                 return error(401, "not_authenticated", "Sign in to use notifications.")
-            if request.method == "POST":
-                check = _CsrfCheck(_get_response)
-                check.process_request(request)
-                rejected = check.process_view(request, None, (), {})  # type: ignore[arg-type]
-                if rejected is not None:
-                    return rejected
             try:
+                if request.method == "POST":
+                    check = _CsrfCheck(_get_response)
+                    check.process_request(request)
+                    rejected = check.process_view(request, None, (), {})  # type: ignore[arg-type]
+                    if rejected is not None:
+                        return rejected
                 return view(request, *args, **kwargs)
             except NotificationNotFound as exc:
                 return error(404, "not_found", str(exc))
             except InvalidNotification as exc:
                 return error(400, "invalid", str(exc))
+            except SuspiciousOperation as exc:  # too many fields, body too big ...
+                return error(400, "invalid", f"The request was refused: {type(exc).__name__}.")
 
         return wrapper
 

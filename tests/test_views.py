@@ -303,6 +303,23 @@ def test_too_many_ids_answer_400(client_a: Client, alice: Any, settings: Any, ur
     assert api.unread_count(alice) == 3
 
 
+def test_too_many_form_fields_answer_400_json(client_a: Client, alice: Any, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    make(alice, 1)
+    response = client_a.post(MARK_READ, {"ids": [str(i) for i in range(1, 20)]})
+    assert_error(response, 400, "invalid")
+
+
+def test_a_body_over_the_upload_limit_answers_400_json(
+    client_a: Client, alice: Any, settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    ids = make(alice, 1)
+    body = json.dumps({"ids": ids, "padding": "x" * 2000})
+    assert_error(client_a.post(MARK_READ, body, content_type="application/json"), 400, "invalid")
+    assert api.unread_count(alice) == 1
+
+
 def test_the_default_id_limit_is_500(client_a: Client, alice: Any) -> None:
     [pk] = make(alice, 1)
     assert_error(post_json(client_a, MARK_READ, {"ids": list(range(1, 502))}), 400, "invalid")
