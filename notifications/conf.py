@@ -41,7 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "GROUP_REFRESH_INTERVAL": None,
     # Users per INSERT when notifying many recipients.
     "BATCH_SIZE": 1000,
-    # Group sends in flight at once when fanning out.
+    # Group sends in flight at once per event loop, shared by concurrent fan-outs. Keep it under the
+    # Redis pool's max_connections (redis-py: 100), which raises instead of waiting when exhausted.
     "PUBLISH_CONCURRENCY": 64,
     # Seconds a publish may take before it is abandoned (the database still has the rows).
     "PUBLISH_TIMEOUT": 5.0,
