@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
@@ -540,7 +540,7 @@ async def test_logout_closes_every_socket_of_the_user_within_a_second(
     assert await receive_frame(b1) == {"type": "pong"}
 
 
-async def test_pushing_to_a_socket_runs_no_sql(
+async def test_pushing_to_a_socket_runs_no_sql_and_no_thread_hop(
     any_layer: str, sockets: Open, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.db.backends.utils import CursorWrapper
@@ -559,11 +559,20 @@ async def test_pushing_to_a_socket_runs_no_sql(
         return original(self, sql, *args, **kwargs)
 
     monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", spy)
+    hops: list[Any] = []  # sync_to_async calls: hops to the database thread (channels >= 4.2
+    original_call = SyncToAsync.__call__  # makes one before every handler unless avoided)
+
+    def counting_call(self: SyncToAsync, *args: Any, **kwargs: Any) -> Any:
+        hops.append(self.func)
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
     layer = get_channel_layer()
     for push in pushes:
         await layer.group_send(protocol.user_group(alice.pk), push)
     assert seqs(await frames(socket, 2)) == [1, 2]
     assert executed == []
-    await send_json(socket, {"type": "sync", "since": 0})  # the spy sees the consumer's SQL
+    assert hops == []
+    await send_json(socket, {"type": "sync", "since": 0})  # the spies see the consumer's SQL
     await frames(socket, 2)
-    assert executed
+    assert executed and hops
