@@ -202,3 +202,64 @@ describe("Connection", () => {
     assert.equal(sockets.length, 2);
   });
 });
+
+describe("Connection session check", () => {
+  beforeEach(() => {
+    sockets = [];
+  });
+
+  const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("stops when a refused handshake turns out to be a signed-out session", async () => {
+    let checks = 0;
+    const { connection, clock, states } = make({ checkSession: async () => (checks++, false) });
+    connection.start();
+    sockets[0].serverClose(1006);
+    clock.advance(500);
+    await flush();
+    assert.equal(checks, 1);
+    assert.equal(sockets.length, 1, "no new socket");
+    assert.deepEqual(states.at(-1), { state: "closed", code: 4401, final: true });
+  });
+
+  it("reconnects after a refused handshake while still signed in", async () => {
+    const { connection, clock } = make({ checkSession: async () => true });
+    connection.start();
+    sockets[0].serverClose(1006);
+    clock.advance(500);
+    await flush();
+    assert.equal(sockets.length, 2);
+  });
+
+  it("keeps trying when the check itself fails (offline)", async () => {
+    const { connection, clock } = make({
+      checkSession: async () => {
+        throw new TypeError("Failed to fetch");
+      },
+    });
+    connection.start();
+    sockets[0].serverClose(1006);
+    clock.advance(500);
+    await flush();
+    assert.equal(sockets.length, 2);
+  });
+
+  it("does not check after a socket that was open (a server restart)", async () => {
+    let checks = 0;
+    const { connection, clock } = make({ checkSession: async () => (checks++, true) });
+    connection.start();
+    sockets[0].open();
+    sockets[0].serverClose(1012);
+    clock.advance(500);
+    await flush();
+    assert.equal(checks, 0);
+    assert.equal(sockets.length, 2);
+  });
+
+  it("start({checkFirst}) checks before the first socket", async () => {
+    const { connection } = make({ checkSession: async () => false });
+    connection.start({ checkFirst: true });
+    await flush();
+    assert.equal(sockets.length, 0);
+  });
+});

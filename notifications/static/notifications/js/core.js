@@ -314,6 +314,10 @@ export class Throttle {
  * so tests drive it with a fake socket and a fake clock.
  *
  * States reported to onState: "connecting", "open", "closed".
+ *
+ * A refused handshake looks like a network error to a browser (close 1006, no status). So after a socket
+ * that never opened, and before the first connect of start({checkFirst: true}), `checkSession()` (when
+ * given) is asked whether the user is still signed in; false stops like a 4401 close.
  */
 export class Connection {
   /**
@@ -326,6 +330,7 @@ export class Connection {
    *   pingInterval?: number,
    *   pongTimeout?: number,
    *   timers?: {setTimeout: Function, clearTimeout: Function},
+   *   checkSession?: () => Promise<boolean>,
    * }} options
    */
   constructor({
@@ -337,6 +342,7 @@ export class Connection {
     pingInterval = 25000,
     pongTimeout = 10000,
     timers = globalThis,
+    checkSession = null,
   }) {
     this.url = url;
     this.onFrame = onFrame;
@@ -346,6 +352,8 @@ export class Connection {
     this.pingInterval = pingInterval;
     this.pongTimeout = pongTimeout;
     this.timers = timers;
+    this.checkSession = checkSession;
+    this.opened = false;
     this.socket = null;
     this.state = "closed";
     this.stopped = true;
@@ -358,11 +366,15 @@ export class Connection {
     return this.state === "open";
   }
 
-  /** Opens the socket (and keeps it open) until stop() or a 4401 close. */
-  start() {
+  /**
+   * Opens the socket (and keeps it open) until stop() or a 4401 close.
+   * @param {{checkFirst?: boolean}} [options] checkFirst: ask checkSession() before the first connect
+   */
+  start({ checkFirst = false } = {}) {
     if (!this.stopped) return;
     this.stopped = false;
-    this.connect();
+    if (checkFirst) this.reconnect(true);
+    else this.connect();
   }
 
   /** Closes the socket for good. */
@@ -376,7 +388,29 @@ export class Connection {
   reconnectNow() {
     if (this.stopped || this.retryTimer === null) return;
     this.clearTimer("retryTimer");
-    this.connect();
+    this.reconnect(!this.opened);
+  }
+
+  /**
+   * Connects, first asking checkSession() when `check` is true.
+   * @param {boolean} check
+   */
+  async reconnect(check) {
+    if (check && this.checkSession) {
+      let signedIn = true;
+      try {
+        signedIn = await this.checkSession();
+      } catch {
+        // unknown (offline): keep trying
+      }
+      if (this.stopped) return;
+      if (!signedIn) {
+        this.stopped = true;
+        this.setState("closed", { code: 4401, final: true });
+        return;
+      }
+    }
+    if (!this.stopped) this.connect();
   }
 
   /**
@@ -395,6 +429,7 @@ export class Connection {
   }
 
   connect() {
+    this.opened = false;
     this.setState("connecting");
     let socket;
     try {
@@ -406,6 +441,7 @@ export class Connection {
     this.socket = socket;
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      this.opened = true;
       this.setState("open");
       this.schedulePing();
     };
@@ -445,9 +481,10 @@ export class Connection {
     }
     const delay = this.backoff.next();
     this.setState("closed", { code, final: false, delay });
+    const check = !this.opened;
     this.retryTimer = this.timers.setTimeout(() => {
       this.retryTimer = null;
-      if (!this.stopped) this.connect();
+      if (!this.stopped) this.reconnect(check);
     }, delay);
   }
 

@@ -487,6 +487,7 @@ export class NotificationsClient {
     this.channel = null;
     this.started = false;
     this.signedOut = false;
+    this.sawLeader = false;
     this.nativeThrottle = new Throttle(...NATIVE_BURST);
     this.soundThrottle = new Throttle(...SOUND_BURST);
   }
@@ -575,13 +576,23 @@ export class NotificationsClient {
         this.setState(state);
       },
       backoff: new Backoff({ base: this.config.backoffBase, cap: this.config.backoffCap }),
+      checkSession: () => this.checkSession(),
     });
-    this.connection.start();
+    // Taking over from another tab: that tab may have left because the user signed out.
+    this.connection.start({ checkFirst: this.sawLeader });
+  }
+
+  /** Whether the session still signs the user in (false on 401/403 from the JSON API). */
+  async checkSession() {
+    const url = new URL("unread-count/", new URL(this.config.apiUrl, location.href));
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    return response.status !== 401 && response.status !== 403;
   }
 
   /** @param {any} message a BroadcastChannel message from another tab */
   onTabMessage(message) {
     if (!message || typeof message !== "object") return;
+    if (["frame", "connection", "status"].includes(message.kind)) this.sawLeader = true;
     switch (message.kind) {
       case "frame":
         this.handleFrame(message.frame);
