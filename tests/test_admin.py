@@ -480,6 +480,8 @@ def test_broadcast_to_one_group(admin_client: Client, alice: Any, bob: Any) -> N
     [
         {"audience": "group"},
         {"audience": "group", "group": "999999"},
+        {"audience": "group", "group": "abc"},
+        {"title": "x" * 256},
         {"audience": "everyone"},
         {"title": ""},
         {"url": "//evil.example/"},
