@@ -81,3 +81,23 @@ def test_undecodable_stdin_is_a_command_error(alice: Any) -> None:
     with pytest.raises(CommandError, match="not valid text"):
         run("alice", "--verb", "x", "--body", "-", stdin=stdin)
     assert Notification.objects.count() == 0
+
+
+@pytest.mark.parametrize("audience", [["--all"], ["--group", "team"]])
+def test_all_and_group_are_sent_in_batches(
+    team: Group, alice: Any, settings: Any, audience: list[str]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.NOTIFICATIONS = {"BATCH_SIZE": 2}
+    for i in range(4):
+        team.user_set.add(make_user(f"member{i}"))
+    with CaptureQueriesContext(connection) as queries:
+        out = run(*audience, "--verb", "x")
+    n = 5 if audience == ["--group", "team"] else 6  # bob is not in the team
+    assert f"Notified {n} user(s)." in out
+    inserts = [
+        q for q in queries if q["sql"].startswith('INSERT INTO "notifications_notification"')
+    ]
+    assert len(inserts) == 3

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from notifications.api import notify
+from notifications.api import notify, notify_many
 from notifications.constants import Level
 from notifications.exceptions import NotificationsError
 
@@ -59,8 +59,10 @@ class Command(BaseCommand):
             if unknown:
                 raise CommandError(f"Unknown user(s): {', '.join(unknown)}.")
             recipients = [found[name] for name in usernames]
+        # Everyone, or a whole group: in batches with bounded memory (notify_many).
+        send = notify_many if (group is not None or options["all"]) else _notify_count
         try:
-            created = notify(
+            count = send(
                 recipients,
                 options["verb"],
                 title=options["title"],
@@ -71,4 +73,8 @@ class Command(BaseCommand):
             )
         except NotificationsError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"Notified {len(created)} user(s)."))
+        self.stdout.write(self.style.SUCCESS(f"Notified {count} user(s)."))
+
+
+def _notify_count(recipients: Any, verb: str, **kwargs: Any) -> int:
+    return len(notify(recipients, verb, **kwargs))
