@@ -18,6 +18,14 @@ from tests.e2e.conftest import Daphne
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 OPEN = "window.notifications && window.notifications.state === 'open'"
+
+# Sets data-* attributes on the client's root element before the module reads them.
+SET_CONFIG = """
+new MutationObserver((_, observer) => {
+  const root = document.querySelector("[data-notifications]");
+  if (root) { Object.assign(root.dataset, %s); observer.disconnect(); }
+}).observe(document, { childList: true, subtree: true });
+"""
 BADGE = "[data-notifications-badge]"
 
 
@@ -27,7 +35,7 @@ def open_page(context: Any, path: str = "/") -> Any:
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors
     page.goto(path)
-    page.wait_for_function(OPEN, timeout=15_000)
+    page.wait_for_function(OPEN, timeout=30_000)
     return page
 
 
@@ -476,13 +484,6 @@ AUDIO_SPY = """
     }
   }
   window.AudioContext = SpyAudioContext;
-  // Turn sound on (data-sound="true") on the bell before the module reads it, when asked to.
-  if (%(sound)s) {
-    new MutationObserver((_, observer) => {
-      const bell = document.querySelector("[data-notifications]");
-      if (bell) { bell.dataset.sound = "true"; observer.disconnect(); }
-    }).observe(document, { childList: true, subtree: true });
-  }
 })();
 """
 
@@ -490,7 +491,9 @@ AUDIO_SPY = """
 @pytest.mark.parametrize("sound", [False, True])
 def test_sound_is_off_by_default_and_beeps_when_on(login: Any, alice: Any, sound: bool) -> None:
     context = login(alice)
-    context.add_init_script(AUDIO_SPY % {"sound": "true" if sound else "false"})
+    context.add_init_script(AUDIO_SPY)
+    if sound:
+        context.add_init_script(SET_CONFIG % json.dumps({"sound": "true"}))
     page = open_page(context)
     notify(alice, "x", title="ding")
     page.locator(".notifications-toast").wait_for()
@@ -542,3 +545,22 @@ def test_without_web_locks_every_tab_holds_its_own_socket(
         wait_badge(tab, "1")
     tabs[0].evaluate(f"window.notifications.markRead({n.pk})")
     wait_badge(tabs[1], "")
+
+
+def test_toasts_go_after_their_duration_or_when_dismissed(login: Any, alice: Any) -> None:
+    context = login(alice)
+    context.add_init_script(SET_CONFIG % json.dumps({"toastDuration": "800"}))
+    page = open_page(context)
+    notify(alice, "x", title="short-lived")
+    toast = page.locator(".notifications-toast")
+    toast.wait_for()
+    started = time.monotonic()
+    toast.wait_for(state="detached", timeout=5_000)
+    assert time.monotonic() - started < 3
+    page.evaluate("window.notifications.client.toasts.duration = 0")
+    notify(alice, "x", title="stays until dismissed")
+    toast.wait_for()
+    page.wait_for_timeout(1_200)
+    assert toast.count() == 1
+    toast.get_by_role("button", name="Dismiss").click()
+    assert toast.count() == 0
