@@ -302,14 +302,17 @@ def counting_redis_connections() -> Iterator[list[int]]:
         Connection._connect = original  # type: ignore[method-assign]
 
 
-def ws_connect(server: DaphneServer, session: Session | None, **kwargs: Any) -> Any:
+def ws_connect(
+    server: DaphneServer, session: Session | None, *, since: int | None = None, **kwargs: Any
+) -> Any:
     """A real WebSocket client (websockets, sync) to the server, with the session cookie."""
     from websockets.sync.client import connect
 
     headers = {"Cookie": session.header} if session else {}
     kwargs.setdefault("origin", server.origin)
     kwargs.setdefault("open_timeout", 10)
-    return connect(server.ws_url, additional_headers=headers, **kwargs)
+    url = server.ws_url if since is None else f"{server.ws_url}?since={since}"
+    return connect(url, additional_headers=headers, **kwargs)
 
 
 def recv_json(ws: Any, timeout: float = 10) -> dict[str, Any]:
@@ -318,3 +321,69 @@ def recv_json(ws: Any, timeout: float = 10) -> dict[str, Any]:
 
     frame: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
     return frame
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port of 127.0.0.1, without persistence."""
+
+    def __init__(self, binary: str = "redis-server") -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://{HOST}:{self.port}/0"
+        self.workdir = tempfile.mkdtemp(prefix="notifications-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.workdir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        """Kill it, as a crash would: everything it held is gone."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """Run a throwaway redis-server (``.stop()`` / ``.start()`` restart it on the same port)."""
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        import pytest
+
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(binary)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)

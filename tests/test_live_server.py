@@ -27,6 +27,23 @@ def test_notification_created_here_reaches_a_socket_on_daphne(daphne: Any) -> No
     assert frame["notification"]["title"] == "Hello"
 
 
+def test_a_tab_that_was_offline_gets_what_it_missed_on_reconnect(daphne: Any) -> None:
+    alice = make_user("alice")
+    session = daphne.login("alice", "alice")
+    with servers.ws_connect(daphne, session) as ws:
+        servers.recv_json(ws)
+        notify(alice, "seen")
+        assert servers.recv_json(ws)["notification"]["seq"] == 1
+    notify(alice, "missed 1")
+    notify(alice, "missed 2")
+    with servers.ws_connect(daphne, session, since=1) as ws:
+        assert servers.recv_json(ws) == {"type": "welcome", "unread_count": 3, "last_seq": 3}
+        assert [servers.recv_json(ws)["notification"]["seq"] for _ in range(2)] == [2, 3]
+        notify(alice, "live", title="live")
+        frame = servers.recv_json(ws)
+    assert (frame["notification"]["seq"], frame["notification"]["title"]) == (4, "live")
+
+
 def test_real_server_refuses_a_foreign_origin(daphne: Any) -> None:
     make_user("alice")
     session = daphne.login("alice", "alice")

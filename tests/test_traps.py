@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import time
 import uuid
 from typing import Any
 
@@ -13,6 +15,7 @@ import redis
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from notifications import anotify, notify
 from tests import servers
@@ -109,3 +112,48 @@ async def test_burst_of_500_notifications_to_500_sockets_of_one_server_loses_non
     by_recipient = {n.recipient_id: n.pk for n in created}
     got = [json.loads(f)["notification"]["id"] for f in frames]  # type: ignore[arg-type]
     assert got == [by_recipient[u.pk] for u in users]
+
+
+def read_until(ws: Any, seen: list[int], last_seq: int) -> None:
+    while not seen or seen[-1] < last_seq:
+        seen.append(servers.recv_json(ws)["notification"]["seq"])
+
+
+@pytest.mark.slow
+def test_after_a_redis_restart_nothing_is_lost_and_no_socket_is_left_deaf(
+    transactional_db: None, settings: Any
+) -> None:
+    with servers.redis_server() as redis_server:
+        settings.CHANNEL_LAYERS = {"default": servers.redis_layer_config(redis_server.url)}
+        alice = make_user("alice")
+        with servers.daphne_server(redis_server.url) as daphne:
+            session = daphne.login("alice", "alice")
+            seen: list[int] = []
+            with servers.ws_connect(daphne, session) as ws:
+                assert servers.recv_json(ws)["type"] == "welcome"
+                notify(alice, "before")
+                read_until(ws, seen, 1)
+                redis_server.stop()
+                notify(alice, "while Redis is down")  # logged, not raised; the row is saved
+                redis_server.start()  # empty: every group membership is gone
+                notify(alice, "after the restart")
+                # An open socket that stays deaf times out here; a closed one is fine: the client
+                # reconnects with ?since= (below).
+                with contextlib.suppress(ConnectionClosed):
+                    read_until(ws, seen, 3)
+            # The client's reconnect loop (with backoff); live delivery must work again.
+            live = False
+            for _attempt in range(10):
+                try:
+                    with servers.ws_connect(daphne, session, since=seen[-1]) as ws:
+                        welcome = servers.recv_json(ws)
+                        read_until(ws, seen, welcome["last_seq"])
+                        notify(alice, "live again")
+                        read_until(ws, seen, welcome["last_seq"] + 1)
+                        live = True
+                        break
+                except ConnectionClosed:
+                    time.sleep(0.2)
+    assert live
+    assert seen == list(range(1, len(seen) + 1))  # every one, once, in order
+    assert len(seen) >= 4
