@@ -95,9 +95,10 @@ def notify(
 def _create(user_pks: Sequence[Any], fields: dict[str, Any], using: str) -> list[Notification]:
     """Allocate one seq per user and insert: a constant number of queries for the whole batch."""
     states = InboxState.objects.using(using)
-    states.bulk_create([InboxState(user_id=pk) for pk in user_pks], ignore_conflicts=True)
-    # Lock the inbox rows in a fixed order: concurrent notify() calls serialise per user, never
-    # deadlock, and each sees the seq the previous one committed.
+    # Create missing inbox rows, then lock them all, both in pk order: concurrent notify() calls
+    # serialise per user, never deadlock (not even on new users' rows), and each sees the seq the
+    # previous one committed.
+    states.bulk_create([InboxState(user_id=pk) for pk in sorted(user_pks)], ignore_conflicts=True)
     last_seqs = dict(
         states.select_for_update()
         .filter(user_id__in=user_pks)
