@@ -19,6 +19,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 OPEN = "window.notifications && window.notifications.state === 'open'"
 
+# A network where WebSockets never get through (each attempt fails like a refused connection).
+NO_WEBSOCKETS = """
+window.__socketAttempts = 0;
+window.WebSocket = class {
+  constructor() {
+    window.__socketAttempts += 1;
+    setTimeout(() => this.onclose && this.onclose({ code: 1006 }), 10);
+  }
+  send() { throw new Error("not open"); }
+  close() {}
+};
+"""
+
 # Sets data-* attributes on the client's root element before the module reads them.
 SET_CONFIG = """
 new MutationObserver((_, observer) => {
@@ -111,8 +124,8 @@ def test_badge_is_right_before_the_socket_connects_and_caps_at_99(login: Any, al
     for i in range(100):
         notify(alice, "x", title=f"n{i}")
     context = login(alice)
-    # Hold the WebSocket back: the badge must already be right from the server-rendered page.
-    context.route("**/ws/**", lambda route: route.abort())
+    # No WebSocket: the badge must already be right from the server-rendered page.
+    context.add_init_script(NO_WEBSOCKETS)
     page = context.new_page()
     page.goto("/")
     assert page.locator(BADGE).text_content() == "99+"
@@ -447,7 +460,7 @@ def test_keyboard_and_screen_reader_access(login: Any, alice: Any) -> None:
 def test_mark_read_falls_back_to_http_without_a_socket(login: Any, alice: Any) -> None:
     n = notify(alice, "x", title="over HTTP")[0]
     context = login(alice)
-    context.route("**/ws/**", lambda route: route.abort())
+    context.add_init_script(NO_WEBSOCKETS)
     page = context.new_page()
     posts: list[dict[str, Any]] = []
     page.on(
@@ -459,8 +472,7 @@ def test_mark_read_falls_back_to_http_without_a_socket(login: Any, alice: Any) -
         ),
     )
     page.goto("/")
-    page.wait_for_function("window.notifications !== undefined")
-    assert page.evaluate("window.notifications.state") != "open"
+    page.wait_for_function("window.__socketAttempts > 0 && window.notifications.state === 'closed'")
     page.evaluate(f"window.notifications.markRead([{n.pk}])")
     wait_badge(page, "")
     assert Notification.objects.get(pk=n.pk).read_at is not None
