@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from notifications import api, protocol
 from notifications.conf import app_settings
+from notifications.delivery import layer_limit
 from notifications.exceptions import InvalidNotification, NotificationNotFound
 
 logger = logging.getLogger("notifications.consumers")
@@ -88,7 +89,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.send_lock = asyncio.Lock()
         # Join first, read the database second: whatever commits in between is in the read or
         # arrives as a push, and pushes at or below sent_seq are dropped.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        async with layer_limit():
+            await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         since: int | None = None
         since_error: protocol.ProtocolError | None = None
@@ -108,7 +110,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if refresher is not None:
             refresher.cancel()
         if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            async with layer_limit():
+                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _refresh_membership(self) -> None:
         # group_expiry counts from the last group_add: re-join so a long-lived socket keeps receiving,
@@ -118,7 +121,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await asyncio.sleep(interval * random.uniform(0.5, 1.0))
         while True:
             try:
-                await self.channel_layer.group_add(self.group, self.channel_name)
+                async with layer_limit():
+                    await self.channel_layer.group_add(self.group, self.channel_name)
                 async with self.send_lock:
                     await self._catch_up(self.sent_seq, welcome=False)
             except Exception:

@@ -89,10 +89,17 @@ _limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio
 )
 
 
+def layer_limit() -> asyncio.Semaphore:
+    """The channel-layer commands this app may have in flight on the running event loop.
+
+    One semaphore per loop, of ``PUBLISH_CONCURRENCY``, shared by concurrent fan-outs (views under
+    daphne broadcasting at once) and by the consumers' group joins and leaves (a storm of connects
+    or closes): redis-py caps the loop's Redis pool at 100 connections and raises past that.
+    """
+    return _loop_limit(max(1, int(app_settings.PUBLISH_CONCURRENCY)))
+
+
 def _loop_limit(size: int) -> asyncio.Semaphore:
-    """One semaphore per event loop: concurrent fan-outs on a loop (views under daphne broadcasting
-    at once) share ``PUBLISH_CONCURRENCY`` sends in flight, and so the loop's Redis connection pool
-    (redis-py caps it at 100 connections and raises past that) is never exhausted by them."""
     loop = asyncio.get_running_loop()
     current = _limits.get(loop)
     if current is None or current[0] != size:
@@ -115,7 +122,7 @@ async def send_async(messages: Sequence[Message]) -> None:
         return
     timeout = float(app_settings.PUBLISH_TIMEOUT)
     step = max(1, int(app_settings.PUBLISH_CONCURRENCY))
-    limit = _loop_limit(step)
+    limit = layer_limit()
 
     async def send_one(group: str, message: dict[str, Any]) -> None:
         async with limit:

@@ -576,3 +576,23 @@ async def test_pushing_to_a_socket_runs_no_sql_and_no_thread_hop(
     await send_json(socket, {"type": "sync", "since": 0})  # the spies see the consumer's SQL
     await frames(socket, 2)
     assert executed and hops
+
+
+@pytest.mark.redis
+async def test_a_storm_of_sockets_connecting_and_closing_at_once_fails_none(
+    redis_layer: dict[str, Any],
+) -> None:
+    # Each connect joins a group and each close leaves it: one Redis command each, all at once.
+    # redis-py's pool holds 100 connections and raises past that instead of waiting.
+    count = 200
+    alice = await auser("alice")
+    results = await asyncio.gather(
+        *(connect(application, alice) for _ in range(count)), return_exceptions=True
+    )
+    opened = [r[0] for r in results if not isinstance(r, BaseException)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    closing = await asyncio.gather(*(c.disconnect() for c in opened), return_exceptions=True)
+    assert failed == []
+    assert [r for r in closing if isinstance(r, BaseException)] == []
+    layer = get_channel_layer()
+    assert await layer.connection(0).zcard(layer._group_key(protocol.user_group(alice.pk))) == 0
