@@ -280,6 +280,7 @@ async def run(
             results["duplicates"] = duplicates
             results["publisher_redis_connections"] = len(opened)
         await clients.close()
+        await asyncio.sleep(3)  # let daphne run the consumers' disconnects before it is stopped
         results["daphne_log_errors"] = server.log().count("Traceback")
     connections_after = redis_info(args.redis_url)["total_connections_received"]
     results["redis_connections_all"] = connections_after - connections_before
