@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -74,7 +75,9 @@ class Daphne:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"e2e-daphne-{self.port}.log"
+        fd, name = tempfile.mkstemp(prefix=f"e2e-daphne-{self.port}-", suffix=".log")
+        os.close(fd)
+        self.log = Path(name)
 
     def start(self) -> None:
         daphne = shutil.which("daphne", path=str(Path(sys.executable).parent)) or "daphne"
@@ -115,9 +118,23 @@ class Daphne:
             return dict(json.load(response))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_failed] = report.failed
+    return report
+
+
+_failed = pytest.StashKey[bool]()
+
+
 @pytest.fixture
 def server(
-    transactional_db: None, live_redis_layer: dict[str, Any], redis_url: str
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    live_redis_layer: dict[str, Any],
+    redis_url: str,
 ) -> Iterator[Daphne]:
     """daphne on the test database, sharing the (flushed) Redis channel layer with this process."""
     env = servers.subprocess_env(redis_url)
@@ -126,6 +143,12 @@ def server(
     daphne.start()
     yield daphne
     daphne.stop()
+    if request.node.stash.get(_failed, False):
+        print(
+            f"--- daphne log ({daphne.log}) ---\n{daphne.log.read_text(errors='replace')[-6000:]}"
+        )
+    else:
+        daphne.log.unlink(missing_ok=True)
 
 
 @pytest.fixture
