@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.exceptions
+
 # channels-redis blocks on Redis reads for up to this many seconds (RedisChannelLayer.brpop_timeout).
 REDIS_BLOCKING_SECONDS = 5
 # Above the blocking read, so redis-py never times out an idle server's read (close 1011 on daphne).
@@ -42,6 +44,11 @@ def redis_channel_layer(
                     "socket_timeout": socket_timeout,
                     "socket_connect_timeout": 5,
                     "health_check_interval": 15,
+                    # After a Redis restart the pool still holds connections to the old server: retry
+                    # a command once, on a new connection, instead of failing (a consumer receiving on
+                    # one would close its socket with 1011). Once only: while Redis is really down,
+                    # sockets still close, and clients reconnect and catch up from the database.
+                    "retry_on_error": [redis.exceptions.ConnectionError],
                     **host_options,
                 }
             ],
