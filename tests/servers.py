@@ -10,7 +10,11 @@ creates notifications for the server's sockets uses the same layer config: ``red
         websockets.sync.client.connect(server.ws_url, origin=server.origin,
                                        additional_headers={"Cookie": session.header})
 
-Pytest fixtures wrapping this live in tests/conftest.py (``daphne``, ``daphne_factory``).
+Pytest fixtures wrapping this live in tests/conftest.py (``daphne``, ``daphne_factory``,
+``live_redis_layer``). Also here: ``DaphneServer.logout()``, ``create_sessions()`` (signed-in sessions
+for many users in one INSERT), ``ws_connect()`` / ``recv_json()`` (a sync websockets client),
+``manage()`` (a third process), ``redis_server()`` (a throwaway redis-server to stop and restart) and
+``counting_redis_connections()``.
 """
 
 from __future__ import annotations
