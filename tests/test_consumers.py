@@ -596,3 +596,30 @@ async def test_a_storm_of_sockets_connecting_and_closing_at_once_fails_none(
     assert [r for r in closing if isinstance(r, BaseException)] == []
     layer = get_channel_layer()
     assert await layer.connection(0).zcard(layer._group_key(protocol.user_group(alice.pk))) == 0
+
+
+async def test_sync_past_the_cap_gets_reset(
+    memory_layer: str, sockets: Open, settings: Any
+) -> None:
+    settings.NOTIFICATIONS = {"CATCH_UP_LIMIT": 3}
+    alice = await auser("alice")
+    await create_notifications(alice, 5)
+    socket, _ = await sockets(alice)
+    await send_json(socket, {"type": "sync", "since": 1})
+    assert await receive_frame(socket) == {"type": "reset", "unread_count": 5, "last_seq": 5}
+    await send_json(socket, {"type": "sync", "since": 2})
+    assert seqs(await frames(socket, 3)) == [3, 4, 5]
+    assert await silent(socket)
+
+
+async def test_mark_unread_sends_unread_to_every_socket(any_layer: str, sockets: Open) -> None:
+    from notifications.api import mark_unread
+
+    alice = await auser("alice")
+    n1, n2 = await create_notifications(alice, 2)
+    await amark_read(alice, [n1.pk, n2.pk])
+    (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
+    await sync_to_async(mark_unread)(alice, [n2.pk])  # as the admin does
+    expected = {"type": "unread", "ids": [n2.pk], "unread_count": 1}
+    assert await receive_frame(a1) == expected
+    assert await receive_frame(a2) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -99,3 +100,24 @@ def test_notification_from_a_third_process_reaches_two_daphne_processes(
         assert frame["type"] == "notification"
         assert frame["notification"]["seq"] == 1
         assert frame["notification"]["title"] == "v2 is out"
+
+
+@pytest.mark.slow
+def test_mark_read_on_one_server_reaches_the_users_socket_on_another(daphne_factory: Any) -> None:
+    alice = make_user("alice")
+    first, second = daphne_factory(), daphne_factory()
+    [n1] = notify(alice, "one")
+    [n2] = notify(alice, "two")
+    with (
+        servers.ws_connect(first, first.login("alice", "alice")) as ws1,
+        servers.ws_connect(second, second.login("alice", "alice")) as ws2,
+    ):
+        assert servers.recv_json(ws1)["unread_count"] == servers.recv_json(ws2)["unread_count"] == 2
+        ws1.send(json.dumps({"type": "mark_read", "ids": [n1.pk]}))
+        expected = {"type": "read", "ids": [n1.pk], "unread_count": 1}
+        assert servers.recv_json(ws1) == expected
+        assert servers.recv_json(ws2) == expected
+        ws2.send(json.dumps({"type": "delete", "ids": [n2.pk]}))
+        expected = {"type": "deleted", "ids": [n2.pk], "unread_count": 0}
+        assert servers.recv_json(ws2) == expected
+        assert servers.recv_json(ws1) == expected
