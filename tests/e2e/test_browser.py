@@ -576,3 +576,41 @@ def test_toasts_go_after_their_duration_or_when_dismissed(login: Any, alice: Any
     assert toast.count() == 1
     toast.get_by_role("button", name="Dismiss").click()
     assert toast.count() == 0
+
+
+def test_a_gap_that_cannot_be_filled_is_given_up(login: Any, alice: Any) -> None:
+    """The missing notification was deleted before the client saw it: after the sync the client stops
+    waiting for it and resumes from the highest seq it has."""
+    context = login(alice)
+    urls: list[str] = []
+    routes: list[Any] = []
+    dropped: list[int] = []
+
+    def route(ws: Any) -> None:
+        urls.append(ws.url)
+        routes.append(ws)
+        upstream = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame["type"] == "notification" and not dropped:
+                dropped.append(frame["notification"]["seq"])
+                return
+            ws.send(message)
+
+        upstream.on_message(from_server)
+
+    context.route_web_socket("**/ws/notifications/**", route)
+    page = open_page(context)
+    lost = notify(alice, "x", title="deleted before seen")[0]
+    wait_until(lambda: dropped == [lost.seq], page)
+    api.delete(alice, [lost.pk])
+    kept = notify(alice, "x", title="kept")[0]
+    page.locator('.notifications-toast:has-text("kept")').wait_for()
+    assert page.evaluate("window.notifications.client.tracker.since") == lost.seq - 1
+    page.wait_for_function(
+        f"window.notifications.client.tracker.since === {kept.seq}", timeout=10_000
+    )
+    routes[-1].close()
+    wait_until(lambda: len(urls) == 2, page)
+    assert urls[-1].endswith(f"?since={kept.seq}")
