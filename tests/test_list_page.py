@@ -150,3 +150,17 @@ def test_next_must_stay_on_this_site(client_alice: Client, alice: Any) -> None:
 def test_get_only_for_the_page_and_post_only_for_forms(client_alice: Client) -> None:
     assert client_alice.post(reverse("notifications:list")).status_code in {403, 405}
     assert client_alice.get(reverse("notifications:page-mark-read")).status_code == 405
+
+
+def test_standalone_layout_without_a_project_base(
+    client_alice: Client, alice: Any, settings: Any
+) -> None:
+    """With no project template overriding notifications/base.html, the app's own layout is used."""
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": []}]
+    notify(alice, "x", title="standalone")
+    html = client_alice.get(reverse("notifications:list")).content.decode()
+    assert 'class="notifications-standalone"' in html
+    assert '<script type="module" src="/static/notifications/js/notifications.js">' in html
+    assert "data-notifications-bell" in html
+    assert "standalone" in html
+    assert " style=" not in html, "no inline styles: works under a strict CSP"
