@@ -7,6 +7,7 @@ import {
   BADGE_CAP,
   backoffDelay,
   badgeText,
+  formatTime,
   NotificationStore,
   normalizeIds,
   safeHref,
@@ -263,5 +264,21 @@ describe("Throttle", () => {
     assert.equal(throttle.allow(), true);
     assert.equal(throttle.allow(), true);
     assert.equal(throttle.allow(), false);
+  });
+});
+
+describe("formatTime", () => {
+  const now = Date.parse("2026-11-28T12:00:00Z");
+  it("gives short relative times in the past", () => {
+    assert.equal(formatTime("2026-11-28T11:59:50Z", now, "en"), "now");
+    assert.equal(formatTime("2026-11-28T11:55:00Z", now, "en"), "5 minutes ago");
+    assert.equal(formatTime("2026-11-28T09:00:00Z", now, "en"), "3 hours ago");
+    assert.equal(formatTime("2026-11-25T12:00:00Z", now, "en"), "3 days ago");
+  });
+
+  it("gives a date past a week, nothing for a non-date", () => {
+    assert.equal(formatTime("2026-10-01T12:00:00Z", now, "en"), new Date("2026-10-01T12:00:00Z").toLocaleDateString("en"));
+    assert.equal(formatTime("not a date", now, "en"), "");
+    assert.equal(formatTime(undefined, now, "en"), "");
   });
 });

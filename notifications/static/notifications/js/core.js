@@ -141,6 +141,27 @@ export function safeHref(url) {
 }
 
 /**
+ * A short relative time for an ISO 8601 timestamp: "now", "5 minutes ago", "3 days ago", else a date.
+ * @param {string} iso
+ * @param {number} [now] milliseconds since the epoch
+ * @param {string} [locale]
+ * @returns {string} "" when `iso` is not a date
+ */
+export function formatTime(iso, now = Date.now(), locale = undefined) {
+  const when = Date.parse(iso);
+  if (!Number.isFinite(when)) return "";
+  const seconds = Math.round((when - now) / 1000);
+  const abs = Math.abs(seconds);
+  if (typeof Intl === "undefined" || !Intl.RelativeTimeFormat) return new Date(when).toLocaleString(locale);
+  const relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  if (abs < 45) return relative.format(0, "second");
+  if (abs < 45 * 60) return relative.format(Math.round(seconds / 60), "minute");
+  if (abs < 22 * 3600) return relative.format(Math.round(seconds / 3600), "hour");
+  if (abs < 7 * 86400) return relative.format(Math.round(seconds / 86400), "day");
+  return new Date(when).toLocaleDateString(locale);
+}
+
+/**
  * The WebSocket URL for a page location: wss on https, ws otherwise, with `?since=` to resume.
  * @param {{protocol: string, host: string}} location
  * @param {string} path e.g. "/ws/notifications/"

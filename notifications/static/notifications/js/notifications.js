@@ -11,6 +11,7 @@ import {
   Backoff,
   badgeText,
   Connection,
+  formatTime,
   NotificationStore,
   normalizeIds,
   safeHref,
@@ -20,7 +21,7 @@ import {
   VisibilityRegistry,
 } from "./core.js";
 
-export { badgeText, safeHref, SeqTracker, Backoff, backoffDelay } from "./core.js";
+export { badgeText, safeHref, SeqTracker, Backoff, backoffDelay, formatTime } from "./core.js";
 
 const CHANNEL_NAME = "notifications";
 const LOCK_NAME = "notifications-leader";
@@ -83,22 +84,6 @@ function el(tag, className, text) {
 /** @param {string} level */
 function levelOf(level) {
   return LEVELS.has(level) ? level : "info";
-}
-
-const relative = typeof Intl !== "undefined" && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
-
-/** @param {string} iso */
-export function formatTime(iso, now = Date.now()) {
-  const when = Date.parse(iso);
-  if (!Number.isFinite(when)) return "";
-  const seconds = Math.round((when - now) / 1000);
-  const abs = Math.abs(seconds);
-  if (!relative) return new Date(when).toLocaleString();
-  if (abs < 45) return relative.format(0, "second");
-  if (abs < 3600) return relative.format(Math.round(seconds / 60), "minute");
-  if (abs < 86400) return relative.format(Math.round(seconds / 3600), "hour");
-  if (abs < 7 * 86400) return relative.format(Math.round(seconds / 86400), "day");
-  return new Date(when).toLocaleDateString();
 }
 
 /** A fetch failure from the JSON API. */
@@ -210,6 +195,7 @@ class Bell {
   }
 
   open() {
+    this.client.render(); // refreshes the relative times ("5 minutes ago")
     this.dropdown.hidden = false;
     this.toggle.setAttribute("aria-expanded", "true");
     this.root.classList.add("is-open");
