@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from notifications import anotify, delivery, notify, protocol
 from notifications.models import Notification
@@ -114,7 +115,10 @@ async def test_concurrent_fan_outs_on_one_server_loop_share_the_send_limit(
     users = await sync_to_async(make_users)(300)
 
     def broadcast() -> None:
-        notify_sync(users, "broadcast")
+        try:
+            notify_sync(users, "broadcast")
+        finally:
+            connections.close_all()  # this thread's own connection
 
     # Three views broadcasting at once under one daphne: without a shared limit they put 3 x the
     # concurrency in flight and exhaust redis-py's pool (100 connections: MaxConnectionsError).
