@@ -115,6 +115,8 @@ def client_config(
         "unread_count": unread,
         "sound": "true" if sound else "false",
         "toast_duration": int(toast_duration),
+        # Scopes the client's cross-tab channel and lock to this user's session.
+        "user_id": str(user.pk) if getattr(user, "is_authenticated", False) else "",
     }
 
 

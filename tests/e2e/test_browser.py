@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from notifications import api, notify
 from notifications.models import Notification
@@ -422,8 +423,7 @@ def test_logout_closes_with_4401_and_no_tab_reconnects(
     with leaves.expect_navigation():
         leaves.click('form[action$="/logout/"] button')
     stays.wait_for_function("window.notifications.state === 'closed'", timeout=10_000)
-    if who_logs_out == "leader":
-        stays.wait_for_function("window.notifications.isLeader", timeout=5_000)
+    stays.wait_for_function("window.notifications.client.signedOut", timeout=10_000)
     stays.wait_for_timeout(3_000)
     assert server.sockets() == {"open": 0, "accepted": 1, "attempts": 1}, "nobody reconnected"
     assert "open" not in stays.evaluate("window.__states")
@@ -614,3 +614,41 @@ def test_a_gap_that_cannot_be_filled_is_given_up(login: Any, alice: Any) -> None
     routes[-1].close()
     wait_until(lambda: len(urls) == 2, page)
     assert urls[-1].endswith(f"?since={kept.seq}")
+
+
+@pytest.mark.parametrize("next_user", ["bob", "alice"])
+def test_tabs_of_a_signed_out_session_do_not_block_the_next_one(
+    login: Any, alice: Any, server: Daphne, next_user: str
+) -> None:
+    """alice signs out in one tab and someone signs in there: that page leads its own socket (the
+    signed-out leader gave up its lock), and a tab still showing alice's page hears nothing of bob's."""
+    make_user("bob")
+    context = login(alice)
+    tabs = [open_page(context), open_page(context)]
+    # The tab left showing alice's page is the leader: it must let go of the lead.
+    alice_tab = next(tab for tab in tabs if tab.evaluate("window.notifications.isLeader"))
+    other = next(tab for tab in tabs if tab is not alice_tab)
+    with other.expect_navigation():
+        other.click('form[action$="/logout/"] button')
+    alice_tab.wait_for_function("window.notifications.client.signedOut", timeout=10_000)
+    other.goto("/accounts/login/")
+    other.fill("#id_username", next_user)
+    other.fill("#id_password", next_user)
+    with other.expect_navigation():
+        other.click("main button[type=submit]")
+    other.goto("/")  # the test settings have no LOGIN_REDIRECT_URL
+    other.wait_for_function(OPEN, timeout=30_000)
+    assert other.evaluate("window.notifications.isLeader")
+    assert not alice_tab.evaluate("window.notifications.isLeader")
+    user = get_user_model().objects.get(username=next_user)
+    notify(user, "x", title=f"for {next_user}")
+    other.locator(f'.notifications-toast:has-text("for {next_user}")').wait_for()
+    assert server.sockets()["open"] == 1
+    if next_user == "bob":
+        alice_tab.wait_for_timeout(500)
+        assert alice_tab.locator(".notifications-toast").count() == 0
+        assert alice_tab.evaluate("window.notifications.state") == "closed"
+    else:
+        # Signed back in as alice: the old tab is served by the new leader again.
+        alice_tab.locator('.notifications-toast:has-text("for alice")').wait_for()
+        assert not alice_tab.evaluate("window.notifications.client.signedOut")

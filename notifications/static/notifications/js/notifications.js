@@ -23,6 +23,7 @@ import {
 
 export { badgeText, safeHref, SeqTracker, Backoff, backoffDelay, formatTime } from "./core.js";
 
+// Suffixed with ":<user id>" when the page says whose it is, so tabs of different sessions never mix.
 const CHANNEL_NAME = "notifications";
 const LOCK_NAME = "notifications-leader";
 const LIST_LIMIT = 20;
@@ -63,6 +64,7 @@ export function readConfig(root) {
     unreadCount: intAttr(d.unreadCount, 0),
     sound: d.sound === "true",
     toastDuration: intAttr(d.toastDuration, 6000),
+    userId: d.userId || "",
     backoffBase: intAttr(d.backoffBase, 1000),
     backoffCap: intAttr(d.backoffCap, 30000),
   };
@@ -474,6 +476,7 @@ export class NotificationsClient {
     this.started = false;
     this.signedOut = false;
     this.sawLeader = false;
+    this.releaseLock = null;
     this.nativeThrottle = new Throttle(...NATIVE_BURST);
     this.soundThrottle = new Throttle(...SOUND_BURST);
   }
@@ -504,16 +507,34 @@ export class NotificationsClient {
 
     this.visibility.set(this.tabId, this.isVisible());
     document.addEventListener("visibilitychange", () => this.announceVisibility());
-    window.addEventListener("pagehide", () => this.post({ kind: "bye", tabId: this.tabId }));
+    // A page on its way out leaves the queue for the lead: it must not take over while it unloads.
+    const leaving = new AbortController();
+    window.addEventListener("pagehide", () => {
+      this.post({ kind: "bye", tabId: this.tabId });
+      leaving.abort();
+    });
     window.addEventListener("online", () => this.connection?.reconnectNow());
 
     const locks = navigator.locks;
     if (typeof BroadcastChannel !== "undefined" && locks && typeof locks.request === "function") {
-      this.channel = new BroadcastChannel(CHANNEL_NAME);
+      const scope = this.config.userId ? `:${this.config.userId}` : "";
+      this.channel = new BroadcastChannel(CHANNEL_NAME + scope);
       this.channel.addEventListener("message", (event) => this.onTabMessage(event.data));
       this.post({ kind: "hello", tabId: this.tabId, visible: this.isVisible(), since: this.tracker.since });
       // The lock is held for the life of this page: when the tab closes, the next waiting tab gets it.
-      locks.request(LOCK_NAME, () => new Promise(() => this.becomeLeader())).catch(() => this.becomeLeader());
+      locks
+        .request(
+          LOCK_NAME + scope,
+          { signal: leaving.signal },
+          () =>
+            new Promise((release) => {
+              this.releaseLock = release;
+              this.becomeLeader();
+            }),
+        )
+        .catch(() => {
+          if (!leaving.signal.aborted) this.becomeLeader();
+        });
     } else {
       // No cross-tab coordination: every tab holds its own socket.
       this.becomeLeader();
@@ -550,6 +571,7 @@ export class NotificationsClient {
     if (this.signedOut) {
       // The session ended while another tab led: stay closed until the page is reloaded.
       this.setState("closed");
+      this.resign();
       return;
     }
     this.connection = new Connection({
@@ -560,12 +582,21 @@ export class NotificationsClient {
         if (info.final) this.signedOut = true;
         this.post({ kind: "connection", state, final: Boolean(info.final) });
         this.setState(state);
+        if (info.final) this.resign();
       },
       backoff: new Backoff({ base: this.config.backoffBase, cap: this.config.backoffCap }),
       checkSession: () => this.checkSession(),
     });
     // Taking over from another tab: that tab may have left because the user signed out.
     this.connection.start({ checkFirst: this.sawLeader });
+  }
+
+  /** A signed-out page gives up the lead (and the lock), so it never blocks a later session's tabs. */
+  resign() {
+    this.isLeader = false;
+    delete this.root.dataset.leader;
+    this.releaseLock?.();
+    this.releaseLock = null;
   }
 
   /** Whether the session still signs the user in (false on 401/403 from the JSON API). */
@@ -585,7 +616,10 @@ export class NotificationsClient {
         break;
       case "connection":
         if (message.final) this.signedOut = true;
-        if (!this.isLeader) this.setState(message.state);
+        // Another tab of this user is connected: the session is valid again (signed back in).
+        if (message.state === "open") this.signedOut = false;
+        if (!this.isLeader && !this.signedOut) this.setState(message.state);
+        if (!this.isLeader && message.final) this.setState("closed");
         break;
       case "send":
         if (this.isLeader) this.connection?.send(message.frame);
