@@ -424,8 +424,13 @@ def test_logout_closes_with_4401_and_no_tab_reconnects(
         leaves.click('form[action$="/logout/"] button')
     stays.wait_for_function("window.notifications.state === 'closed'", timeout=10_000)
     stays.wait_for_function("window.notifications.client.signedOut", timeout=10_000)
+    stays.wait_for_timeout(1_000)
+    settled = server.sockets()
     stays.wait_for_timeout(3_000)
-    assert server.sockets() == {"open": 0, "accepted": 1, "attempts": 1}, "nobody reconnected"
+    assert server.sockets() == settled, "nobody goes on trying"
+    # One refused handshake may slip in while the logout request is still being handled (Django sends
+    # user_logged_out before it flushes the session); the next failure finds the session gone.
+    assert settled["open"] == 0 and settled["accepted"] == 1 and settled["attempts"] <= 2
     assert "open" not in stays.evaluate("window.__states")
 
 
