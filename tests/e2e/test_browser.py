@@ -657,3 +657,37 @@ def test_tabs_of_a_signed_out_session_do_not_block_the_next_one(
         # Signed back in as alice: the old tab is served by the new leader again.
         alice_tab.locator('.notifications-toast:has-text("for alice")').wait_for()
         assert not alice_tab.evaluate("window.notifications.client.signedOut")
+
+
+def test_plain_script_tag_and_an_empty_bell_element(login: Any, alice: Any) -> None:
+    """Without the template tags: an empty [data-notifications] element and the module in a plain
+    <script type="module">; the client builds the bell and fetches the latest notifications."""
+    for i in range(3):
+        notify(alice, "x", title=f"n{i}")
+    page = login(alice).new_page()
+    # A page of the site that no template of ours rendered (it sets no bell, and no script).
+    page.goto("/notifications/api/unread-count/")
+    page.evaluate(
+        """() => {
+            const bell = document.createElement("div");
+            bell.id = "bell";
+            bell.dataset.notifications = "";
+            bell.dataset.notificationsBell = "";
+            document.body.append(bell);
+            const script = document.createElement("script");
+            script.type = "module";
+            script.src = "/static/notifications/js/notifications.js";
+            document.head.append(script);
+        }"""
+    )
+    page.wait_for_function(OPEN, timeout=30_000)
+    wait_badge(page, "3")
+    page.click("#bell [data-notifications-toggle]")
+    titles = page.locator("#bell .notifications-item__title").all_text_contents()
+    assert titles == ["n2", "n1", "n0"]
+    assert page.locator("#bell a:has-text('See all notifications')").get_attribute("href") == (
+        "/notifications/"
+    )
+    page.click("#bell [data-notifications-mark-all]")
+    wait_badge(page, "")
+    wait_until(lambda: api.unread_count(alice) == 0, page)

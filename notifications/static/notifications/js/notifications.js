@@ -3,8 +3,8 @@
 //   <script type="module" src="/static/notifications/js/notifications.js"></script>
 //
 // It starts by itself from the first element with a `data-notifications` attribute (written by
-// {% notifications_bell %} or {% notifications_config %}); see docs/client.md for the attributes, the DOM
-// events and the JS API. One tab per browser holds the WebSocket (Web Locks leader election) and relays
+// {% notifications_bell %}, and by the list page); see docs/client.md for the attributes, the DOM events
+// and the JS API. One tab per browser holds the WebSocket (Web Locks leader election) and relays
 // what it hears to the other tabs over a BroadcastChannel.
 
 import {
