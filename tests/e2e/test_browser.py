@@ -168,6 +168,18 @@ def test_mark_read_in_one_tab_updates_the_other(login: Any, alice: Any) -> None:
     row.locator('button:has-text("Mark read")').click()
     wait_badge(tab_a, "")
     wait_until(lambda: Notification.objects.get(pk=third.pk).read_at is not None)
+    # Delete, live: the row goes in this tab and the item in the other tab's dropdown.
+    assert (
+        tab_a.locator(f'[data-notifications-items] [data-notification-id="{third.pk}"]').count()
+        == 1
+    )
+    row.locator('button:has-text("Delete")').click()
+    row.wait_for(state="detached")
+    tab_a.locator(f'[data-notifications-items] [data-notification-id="{third.pk}"]').wait_for(
+        state="detached"
+    )
+    assert not Notification.objects.filter(pk=third.pk).exists()
+    assert tab_b.url.endswith("/notifications/"), "handled in place, no form post"
 
 
 def test_one_socket_per_browser_and_leader_handover(login: Any, alice: Any, server: Daphne) -> None:
