@@ -104,7 +104,8 @@ def client_config(
     request: HttpRequest | None, *, sound: bool = False, toast_duration: int = 6000
 ) -> dict[str, Any]:
     """The data-* configuration of the client, with the state the page is rendered with."""
-    user = getattr(request, "user", None)
+    user: Any = getattr(request, "user", None)
+    signed_in = user is not None and bool(user.is_authenticated)
     unread, last_seq = api.inbox(user)
     return {
         "ws_path": WEBSOCKET_PATH,
@@ -116,7 +117,7 @@ def client_config(
         "sound": "true" if sound else "false",
         "toast_duration": int(toast_duration),
         # Scopes the client's cross-tab channel and lock to this user's session.
-        "user_id": str(user.pk) if getattr(user, "is_authenticated", False) else "",
+        "user_id": str(user.pk) if signed_in else "",
     }
 
 
