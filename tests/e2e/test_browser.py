@@ -703,3 +703,19 @@ def test_plain_script_tag_and_an_empty_bell_element(login: Any, alice: Any) -> N
     page.click("#bell [data-notifications-mark-all]")
     wait_badge(page, "")
     wait_until(lambda: api.unread_count(alice) == 0, page)
+
+
+def test_a_relayed_change_falls_back_to_http_when_the_leaders_socket_just_dropped(
+    login: Any, alice: Any
+) -> None:
+    n = notify(alice, "x", title="relayed")[0]
+    context = login(alice)
+    tabs = [open_page(context), open_page(context)]
+    leader = next(tab for tab in tabs if tab.evaluate("window.notifications.isLeader"))
+    follower = next(tab for tab in tabs if tab is not leader)
+    # The follower still believes the socket is open; the leader's send finds it gone.
+    leader.evaluate("window.notifications.client.connection.send = () => false")
+    follower.evaluate(f"window.notifications.markRead({n.pk})")
+    wait_until(lambda: Notification.objects.get(pk=n.pk).read_at is not None, leader)
+    wait_badge(follower, "")
+    wait_badge(leader, "")

@@ -622,7 +622,8 @@ export class NotificationsClient {
         if (!this.isLeader && message.final) this.setState("closed");
         break;
       case "send":
-        if (this.isLeader) this.connection?.send(message.frame);
+        // The socket may have dropped since the other tab asked: then the change goes over HTTP.
+        if (this.isLeader && !this.connection?.send(message.frame)) this.changeOverHttp(message.frame);
         break;
       case "hello":
         if (this.isLeader) {
@@ -799,17 +800,31 @@ export class NotificationsClient {
   }
 
   /**
+   * A client frame (mark_read, mark_all_read, delete) as its JSON API call, for when no socket is open.
+   * @param {any} frame
+   */
+  changeOverHttp(frame) {
+    const ids = normalizeIds(frame.ids);
+    const calls = {
+      mark_read: () => this.change(frame, "mark-read/", { ids }, "read", { http: true }),
+      mark_all_read: () => this.change(frame, "mark-all-read/", undefined, "read", { http: true }),
+      delete: () => this.change(frame, "delete/", { ids }, "deleted", { http: true }),
+    };
+    calls[frame.type]?.().catch(() => {});
+  }
+
+  /**
    * Sends a change over the socket if one is open, else over HTTP; an HTTP answer is applied here and
    * shared with the other tabs.
    * @param {object} frame
    * @param {string} path
    * @param {object | undefined} body
    * @param {string} answerType
-   * @param {{keepalive?: boolean}} options
+   * @param {{keepalive?: boolean, http?: boolean}} options keepalive: outlive the page (implies HTTP)
    */
   async change(frame, path, body, answerType, options = {}) {
-    if (!options.keepalive && this.send(frame)) return;
-    const data = await this.request("POST", path, body, options);
+    if (!options.keepalive && !options.http && this.send(frame)) return;
+    const data = await this.request("POST", path, body, { keepalive: Boolean(options.keepalive) });
     const answer = { type: answerType, ids: data.ids ?? [], unread_count: data.unread_count };
     this.post({ kind: "frame", frame: answer });
     this.handleFrame(answer);
