@@ -170,13 +170,13 @@ from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.shortcuts import redirect, render  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils.http import url_has_allowed_host_and_scheme  # noqa: E402
-from django.views.decorators.http import require_GET, require_POST  # noqa: E402
+from django.views.decorators.http import require_POST, require_safe  # noqa: E402
 
 from notifications.templatetags.notifications import client_config, safe_href  # noqa: E402
 
 
 @login_required
-@require_GET
+@require_safe
 def notification_page(request: HttpRequest) -> HttpResponse:
     """The full list, newest first: ?filter=unread|all, ?before=<seq> for older pages."""
     unread_only = request.GET.get("filter") == "unread"

@@ -164,3 +164,7 @@ def test_standalone_layout_without_a_project_base(
     assert "data-notifications-bell" in html
     assert "standalone" in html
     assert " style=" not in html, "no inline styles: works under a strict CSP"
+
+
+def test_head_is_allowed_on_the_page(client_alice: Client) -> None:
+    assert client_alice.head(reverse("notifications:list")).status_code == 200
