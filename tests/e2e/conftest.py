@@ -151,8 +151,41 @@ def server(
         daphne.log.unlink(missing_ok=True)
 
 
+# Diagnostics only: every frame a page's WebSockets receive, printed when a test fails.
+FRAME_LOG = """
+(() => {
+  const Native = window.WebSocket;
+  if (!Native || Native.__logged) return;
+  window.__frames = [];
+  class Logged extends Native {
+    constructor(...args) {
+      super(...args);
+      const t = () => Math.round(performance.now());
+      window.__frames.push(`${t()} new ${args[0]}`);
+      this.addEventListener("message", (e) => window.__frames.push(`${t()} ${String(e.data).slice(0, 120)}`));
+      this.addEventListener("close", (e) => window.__frames.push(`${t()} close ${e.code}`));
+    }
+  }
+  Logged.__logged = true;
+  window.WebSocket = Logged;
+})();
+"""
+
+PAGE_STATE = """() => {
+  const c = window.notifications && window.notifications.client;
+  return {
+    url: location.href,
+    state: c && c.state, leader: c && c.isLeader, since: c && c.tracker.since,
+    unread: c && c.store.unreadCount, items: c && c.store.items.map((n) => n.seq),
+    frames: window.__frames || null,
+  };
+}"""
+
+
 @pytest.fixture
-def login(browser: Any, server: Daphne) -> Iterator[Callable[..., Any]]:
+def login(
+    request: pytest.FixtureRequest, browser: Any, server: Daphne
+) -> Iterator[Callable[..., Any]]:
     """login(user, **context_options) -> a browser context signed in as `user` (session cookie)."""
     contexts: list[Any] = []
 
@@ -169,9 +202,18 @@ def login(browser: Any, server: Daphne) -> Iterator[Callable[..., Any]]:
                 }
             ]
         )
+        if options.get("java_script_enabled", True):
+            context.add_init_script(FRAME_LOG)
         contexts.append(context)
         return context
 
     yield make
+    if request.node.stash.get(_failed, False):
+        for context in contexts:
+            for page in context.pages:
+                try:
+                    print("--- page ---", json.dumps(page.evaluate(PAGE_STATE), indent=1))
+                except Exception as exc:  # a closed or navigating page
+                    print("--- page ---", exc)
     for context in contexts:
         context.close()
