@@ -23,6 +23,9 @@ from django.contrib.auth import get_user_model
 from notifications.layers import redis_channel_layer
 
 CI = os.environ.get("CI") == "true"
+# Every key this test run writes to Redis starts with this prefix (daphne subprocesses inherit it), and
+# only those keys are ever deleted: test runs sharing one Redis do not wipe each other's groups.
+REDIS_PREFIX = os.environ.setdefault("NOTIFICATIONS_TEST_REDIS_PREFIX", f"test{os.getpid()}")
 
 
 def free_port() -> int:
@@ -96,8 +99,8 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_layer(settings: Any, redis_url: str) -> Iterator[dict[str, Any]]:
-    """Switch the default channel layer to channels-redis on the test Redis (flushed before)."""
-    config = redis_channel_layer(redis_url, prefix=f"test{os.getpid()}")
+    """Switch the default channel layer to channels-redis on the test Redis (emptied before)."""
+    config = redis_channel_layer(redis_url, prefix=REDIS_PREFIX)
     settings.CHANNEL_LAYERS = {"default": config}
     _flush(redis_url)
     yield config
@@ -109,7 +112,9 @@ def _flush(url: str) -> None:
 
     client = redis.Redis.from_url(url)
     try:
-        client.flushdb()
+        keys = list(client.scan_iter(match=f"{REDIS_PREFIX}*", count=1000))
+        if keys:
+            client.delete(*keys)
     finally:
         client.close()
 
@@ -143,7 +148,7 @@ def bob(db: None) -> Any:
 
 @pytest.fixture
 def live_redis_layer(settings: Any, redis_url: str) -> Iterator[dict[str, Any]]:
-    """This process's channel layer, set to the one daphne subprocesses use (Redis, flushed)."""
+    """This process's channel layer, set to the one daphne subprocesses use (Redis, emptied)."""
     from tests import servers
 
     config = servers.redis_layer_config(redis_url)

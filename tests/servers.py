@@ -50,6 +50,7 @@ def free_port() -> int:
 
 def redis_layer_config(redis_url: str, **options: Any) -> dict[str, Any]:
     """The CHANNEL_LAYERS entry the subprocesses use (tests/settings.py), for the test process."""
+    options.setdefault("prefix", os.environ.get("NOTIFICATIONS_TEST_REDIS_PREFIX", "asgi"))
     return redis_channel_layer(redis_url, **options)
 
 

@@ -74,7 +74,12 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 if os.environ.get("NOTIFICATIONS_TEST_REDIS_URL") and _test_db:
     from notifications.layers import redis_channel_layer
 
-    CHANNEL_LAYERS = {"default": redis_channel_layer(os.environ["NOTIFICATIONS_TEST_REDIS_URL"])}
+    CHANNEL_LAYERS = {
+        "default": redis_channel_layer(
+            os.environ["NOTIFICATIONS_TEST_REDIS_URL"],
+            prefix=os.environ.get("NOTIFICATIONS_TEST_REDIS_PREFIX", "asgi"),
+        )
+    }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 USE_TZ = True

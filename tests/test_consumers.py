@@ -489,9 +489,7 @@ def short_group_expiry(request: pytest.FixtureRequest, settings: Any) -> int:
         from tests.servers import redis_layer_config
 
         _flush(redis_url)
-        settings.CHANNEL_LAYERS = {
-            "default": redis_layer_config(redis_url, group_expiry=expiry, prefix="expiry")
-        }
+        settings.CHANNEL_LAYERS = {"default": redis_layer_config(redis_url, group_expiry=expiry)}
     else:
         settings.CHANNEL_LAYERS = {
             "default": {
