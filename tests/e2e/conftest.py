@@ -3,7 +3,11 @@
 The tests need /usr/bin/chromium (the Debian package; Playwright never downloads a browser here) and the
 `playwright` package; without them they skip with the reason, except under CI=true where they fail.
 daphne runs tests.e2e.asgi against the test database (committed data: `transactional_db`) and the same
-Redis channel layer as the test process, so `notify()` called in a test is delivered by the server.
+Redis channel layer as the test process (tests/servers.py), so `notify()` called in a test, or in a
+`manage.py notify` subprocess, is delivered by the server. Unlike the `daphne` fixture of
+tests/conftest.py, this server serves static files, counts its WebSockets (tests/e2e/asgi.py) and can be
+stopped and started again on the same port. When a test fails, the daphne log and each page's client
+state (with the frames its sockets received) are printed.
 """
 
 from __future__ import annotations
