@@ -205,3 +205,21 @@ def test_demo_users_can_sign_in(db: None) -> None:
     client = Client()
     assert client.login(username="bob", password="bob")
     assert "Welcome to the demo, bob!" in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("next_url", "expected"),
+    [
+        ("/", "/"),
+        ("https://evil.example/", "/send/"),
+        ("//evil.example/", "/send/"),
+        ("", "/send/"),
+    ],
+)
+def test_send_returns_to_a_same_site_next_only(
+    client_a: Client, alice: Any, next_url: str, expected: str
+) -> None:
+    data = {"recipient": str(alice.pk), "title": "t", "level": "info", "next": next_url}
+    response = client_a.post("/send/", data)
+    assert response.status_code == 302
+    assert response["Location"] == expected

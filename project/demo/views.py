@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from notifications import notify
@@ -34,6 +35,11 @@ def send(request: HttpRequest) -> HttpResponse:
             category="demo",
         )
         messages.success(request, f"Sent to {len(created)} user(s).")
+        back = request.POST.get("next", "")
+        if url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(back)
         return redirect("send")
     return render(request, "send.html", {"form": form})
 
