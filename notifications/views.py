@@ -1,6 +1,7 @@
-"""JSON HTTP API, scoped to the signed-in user. Changes need POST and a CSRF token.
+"""The JSON HTTP API and the HTML list page, scoped to the signed-in user. Changes need POST and a
+CSRF token.
 
-Errors are JSON: ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status.
+JSON errors are: ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status.
 """
 
 from __future__ import annotations
@@ -10,15 +11,22 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST, require_safe
 
 from notifications import api, protocol
 from notifications.conf import app_settings
 from notifications.exceptions import InvalidNotification, NotificationNotFound
 from notifications.models import Notification
+from notifications.templatetags.notifications import client_config, safe_href
 
 View = Callable[..., HttpResponse]
 
@@ -103,6 +111,26 @@ def _cursor(params: QueryDict, name: str) -> int | None:
         raise InvalidNotification(f"`{name}` must be a non-negative integer.") from None
 
 
+def _seq_page(
+    user: Any, *, unread: bool, before: int | None, after: int | None, limit: int
+) -> tuple[list[Notification], bool]:
+    """One page of the user's notifications by seq cursor, and whether there are more.
+
+    Newest first below `before`; oldest first above `after`.
+    """
+    qs = Notification.objects.for_user(user)
+    if unread:
+        qs = qs.unread()
+    if after is not None:
+        qs = qs.filter(seq__gt=after).order_by("seq")
+    else:
+        qs = qs.order_by("-seq")
+        if before is not None:
+            qs = qs.filter(seq__lt=before)
+    rows = list(qs[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
 def _state(request: HttpRequest, **extra: Any) -> JsonResponse:
     unread, last_seq = api.inbox(request.user)
     return JsonResponse({**extra, "unread_count": unread, "last_seq": last_seq})
@@ -121,18 +149,13 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     before, after = _cursor(params, "before"), _cursor(params, "after")
     if before is not None and after is not None:
         raise InvalidNotification("Use `before` or `after`, not both.")
-    qs = Notification.objects.for_user(request.user)
-    if params.get("unread") in {"1", "true"}:
-        qs = qs.unread()
-    if after is not None:
-        qs = qs.filter(seq__gt=after).order_by("seq")
-    else:
-        qs = qs.order_by("-seq")
-        if before is not None:
-            qs = qs.filter(seq__lt=before)
-    rows = list(qs[: limit + 1])
-    page = rows[:limit]
-    more = len(rows) > limit
+    page, more = _seq_page(
+        request.user,
+        unread=params.get("unread") in {"1", "true"},
+        before=before,
+        after=after,
+        limit=limit,
+    )
     return _state(
         request,
         results=[protocol.notification_payload(n) for n in page],
@@ -165,15 +188,6 @@ def delete(request: HttpRequest) -> HttpResponse:
 # The HTML list page, /notifications/: server-rendered, paginated by seq, usable without JavaScript
 # (mark read / mark all read / delete are POST forms that redirect back); notifications.js keeps it live.
 
-from django.contrib import messages  # noqa: E402
-from django.contrib.auth.decorators import login_required  # noqa: E402
-from django.shortcuts import redirect, render  # noqa: E402
-from django.urls import reverse  # noqa: E402
-from django.utils.http import url_has_allowed_host_and_scheme  # noqa: E402
-from django.views.decorators.http import require_POST, require_safe  # noqa: E402
-
-from notifications.templatetags.notifications import client_config, safe_href  # noqa: E402
-
 
 @login_required
 @require_safe
@@ -184,14 +198,13 @@ def notification_page(request: HttpRequest) -> HttpResponse:
         before = _cursor(request.GET, "before")
     except InvalidNotification:
         before = None
-    qs = Notification.objects.for_user(request.user).order_by("-seq")
-    if unread_only:
-        qs = qs.unread()
-    if before is not None:
-        qs = qs.filter(seq__lt=before)
-    size = int(app_settings.PAGE_SIZE)
-    rows = list(qs[: size + 1])
-    page = rows[:size]
+    page, more = _seq_page(
+        request.user,
+        unread=unread_only,
+        before=before,
+        after=None,
+        limit=int(app_settings.PAGE_SIZE),
+    )
     current = "unread" if unread_only else "all"
     return render(
         request,
@@ -200,7 +213,7 @@ def notification_page(request: HttpRequest) -> HttpResponse:
             "notifications": [(n, safe_href(n.url)) for n in page],
             "filter": current,
             "first_page": before is None,
-            "next_before": page[-1].seq if len(rows) > size else None,
+            "next_before": page[-1].seq if more else None,
             "config": client_config(request),
             "here": request.get_full_path(),
         },
