@@ -26,14 +26,14 @@ DEFAULTS: dict[str, Any] = {
     "CHANNEL_LAYER": "default",
     # Most notifications replayed on connect or `sync`; a client further behind gets `reset`.
     "CATCH_UP_LIMIT": 200,
-    # Client frames larger than this close the socket with code 1009.
+    # Client frames larger than this close the socket with code 4009.
     "MAX_FRAME_BYTES": 16 * 1024,
     # Most ids in one mark_read / delete command (frame or HTTP call).
     "MAX_IDS": 500,
     # Client frames allowed per second (sustained) and in a burst, per socket.
     "RATE_LIMIT_PER_SECOND": 10.0,
     "RATE_LIMIT_BURST": 40,
-    # Frames refused with `rate_limited` before the socket is closed with 1008.
+    # Frames refused with `rate_limited` before the socket is closed with 4008.
     "RATE_LIMIT_STRIKES": 20,
     # Seconds between re-joins of the user's group, so sockets outlive the layer's group_expiry.
     # None: half the layer's group_expiry, at most five minutes. Each re-join also catches up from the

@@ -48,10 +48,12 @@ RATE_LIMITED: Final = "rate_limited"
 INVALID_SINCE: Final = "invalid_since"
 SERVER_ERROR: Final = "server_error"
 
-# Close codes.
-CLOSE_POLICY_VIOLATION: Final = 1008
-CLOSE_TOO_BIG: Final = 1009
-CLOSE_LOGGED_OUT: Final = 4401
+# Close codes: 4000-4999 only, because daphne (autobahn) refuses any server close code other than
+# 1000 and 3000-4999 (close(code=1009) raises inside the app and the client sees 1011).
+CLOSE_TOO_MANY_FRAMES: Final = 4008  # went on sending after `rate_limited` (policy)
+CLOSE_TOO_BIG: Final = 4009  # a frame larger than MAX_FRAME_BYTES
+CLOSE_TOO_MANY_CONNECTIONS: Final = 4029  # the user has MAX_CONNECTIONS_PER_USER sockets open
+CLOSE_LOGGED_OUT: Final = 4401  # the session ended: do not reconnect
 
 # Channel-layer message types (dispatched by Channels to `notifications_push` etc.).
 LAYER_PUSH: Final = "notifications.push"

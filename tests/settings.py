@@ -5,6 +5,7 @@ Tests that need Redis switch CHANNEL_LAYERS with the `redis_layer` fixture (test
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 from project import dburl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECRET_KEY = "tests-only"
+# Subprocesses may run as another project (tests of two projects sharing one Redis database).
+SECRET_KEY = os.environ.get("NOTIFICATIONS_TEST_SECRET_KEY", "tests-only")
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
@@ -87,4 +89,5 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
-NOTIFICATIONS: dict[str, object] = {}
+# Subprocesses (daphne in fault tests) may get NOTIFICATIONS overrides as JSON.
+NOTIFICATIONS: dict[str, object] = json.loads(os.environ.get("NOTIFICATIONS_TEST_SETTINGS", "{}"))
