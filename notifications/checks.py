@@ -21,7 +21,9 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         return [Error(str(exc), hint=DOCS, id="notifications.E002")]
     errors: list[CheckMessage] = []
     positive = [
-        k for k, v in values.items() if k not in {"CHANNEL_LAYER", "GROUP_REFRESH_INTERVAL"}
+        k
+        for k, v in values.items()
+        if k not in {"CHANNEL_LAYER", "GROUP_REFRESH_INTERVAL", "PROJECT_KEY"}
     ]
     for name in positive:
         value = values[name]
@@ -41,6 +43,15 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             Error(
                 "NOTIFICATIONS['GROUP_REFRESH_INTERVAL'] must be None or a positive number.",
                 hint="None re-joins every half group_expiry (at most every five minutes).",
+                id="notifications.E002",
+            )
+        )
+    project_key = values["PROJECT_KEY"]
+    if project_key is not None and (not isinstance(project_key, str) or not project_key):
+        errors.append(
+            Error(
+                "NOTIFICATIONS['PROJECT_KEY'] must be None or a non-empty string.",
+                hint="None uses SECRET_KEY; projects sharing a Redis database need different keys.",
                 id="notifications.E002",
             )
         )

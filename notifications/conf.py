@@ -24,6 +24,9 @@ from notifications.exceptions import NotificationsImproperlyConfigured
 DEFAULTS: dict[str, Any] = {
     # Which CHANNEL_LAYERS alias carries live delivery.
     "CHANNEL_LAYER": "default",
+    # Any string, in the channel-layer group names so that projects sharing one Redis database never
+    # get each other's pushes. None: SECRET_KEY. Set it to keep groups stable across a key rotation.
+    "PROJECT_KEY": None,
     # Most notifications replayed on connect or `sync`; a client further behind gets `reset`.
     "CATCH_UP_LIMIT": 200,
     # Client frames larger than this close the socket with code 4009.

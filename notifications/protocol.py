@@ -7,6 +7,7 @@ format opens this module and no other.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -14,8 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
+
+from notifications.conf import app_settings
 
 if TYPE_CHECKING:
     from notifications.models import Notification
@@ -73,12 +77,24 @@ class ProtocolError(Exception):
 
 
 def user_group(user_pk: Any) -> str:
-    """The channel-layer group of every socket of one user."""
+    """The channel-layer group of every socket of one user, in this project's namespace.
+
+    Two projects sharing one Redis database would otherwise share ``user 3``'s group: the name carries a
+    key of the project (``PROJECT_KEY``, by default derived from ``SECRET_KEY``).
+    """
     key = str(user_pk)
     if not _GROUP_SAFE.match(key):
         # Group names allow ASCII letters, digits, '-', '_', '.' and < 100 characters.
         key = "h" + hashlib.sha256(key.encode()).hexdigest()[:40]
-    return f"notifications.user.{key}"
+    return (
+        f"notifications.{_project_tag(app_settings.PROJECT_KEY or settings.SECRET_KEY)}.user.{key}"
+    )
+
+
+@functools.cache
+def _project_tag(project_key: str) -> str:
+    # A digest: the key itself (the SECRET_KEY by default) must never reach Redis.
+    return hashlib.sha256(f"notifications.project:{project_key}".encode()).hexdigest()[:12]
 
 
 def _encode(frame: dict[str, Any]) -> str:
