@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from notifications import views
+from notifications.http import api_not_found
 
 app_name = "notifications"
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("api/mark-read/", views.mark_read, name="api-mark-read"),
     path("api/mark-all-read/", views.mark_all_read, name="api-mark-all-read"),
     path("api/delete/", views.delete, name="api-delete"),
+    re_path(r"^api/", api_not_found),  # every answer under api/ is JSON, an unknown URL's too
 ]
 
 # The HTML list page and its no-JavaScript form posts.
