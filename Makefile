@@ -12,7 +12,7 @@ PY_NEW ?= $(shell for v in 3.14 3.13 3.12; do \
 	  for d in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do [ -x "$$d" ] && { echo $$d; exit; }; done; \
 	done)
 
-.PHONY: install demo test test-python test-js test-postgres test-django6 test-e2e lint format bench clean
+.PHONY: install demo test test-python test-js test-postgres test-django6 test-e2e test-faults lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test-postgres: install
 
 test-e2e: install
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+## The fault suite (tests/faults): Redis and daphne killed, paused and restarted under live sockets.
+## Minutes long, so not part of `make test`; CI runs it.
+test-faults: install
+	$(BIN)/python -m pytest -m faults -p no:randomly $(PYTEST_ARGS) tests/faults
 
 ## The suite on the newest Django 6 with the newest Python >= 3.12, where one exists.
 test-django6:
