@@ -49,7 +49,7 @@ test-e2e: install
 ## The fault suite (tests/faults): Redis and daphne killed, paused and restarted under live sockets.
 ## Minutes long, so not part of `make test`; CI runs it.
 test-faults: install
-	$(BIN)/python -m pytest -m faults -p no:randomly $(PYTEST_ARGS) tests/faults
+	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS) tests/faults
 
 ## The suite on the newest Django 6 with the newest Python >= 3.12, where one exists.
 test-django6:
