@@ -3,7 +3,8 @@
 Every scenario ends with the same four checks (``Scenario.assert_healthy``):
 
 - every client saw every notification of its user exactly once, in seq order, after catch-up;
-- no group membership is left in Redis once every socket is gone, after the cleanup interval;
+- nothing of a gone socket is left in Redis (group membership, queued messages) after the cleanup
+  interval;
 - the resident memory of each daphne process stayed bounded;
 - no traceback in any daphne log.
 
@@ -226,26 +227,38 @@ class Scenario:
     async def close_clients(self) -> None:
         await asyncio.gather(*(c.stop() for c in self.clients))
 
-    def memberships(self) -> dict[str, int]:
-        """Channels in each non-empty group of the layer (channels-redis: a sorted set per group)."""
+    def leftovers(self) -> dict[str, int]:
+        """What Redis still holds: each key with its size (group: channels in it; queue: messages).
+
+        Redis deletes a group's sorted set with its last member and a queue with its last message, so
+        once every socket is gone and delivered, nothing at all is left.
+        """
         client = redis.Redis.from_url(self.redis.url)
         try:
-            counts = {
-                key.decode(): client.zcard(key) for key in client.scan_iter(match="*:group:*")
-            }
+            sizes: dict[str, int] = {}
+            for key in client.scan_iter():
+                kind = client.type(key)
+                size = (
+                    client.zcard(key)
+                    if kind == b"zset"
+                    else client.llen(key)
+                    if kind == b"list"
+                    else 1
+                )
+                sizes[key.decode(errors="replace")] = int(size)
         finally:
             client.close()
-        return {k: v for k, v in counts.items() if v}
+        return {k: v for k, v in sizes.items() if v}
 
-    async def assert_no_memberships_left(self) -> None:
-        """Within CLEANUP_SECONDS Redis holds no membership, and it stays so."""
+    async def assert_nothing_left(self) -> None:
+        """Within CLEANUP_SECONDS Redis holds no membership or queue of a gone socket, and stays so."""
         deadline = time.monotonic() + CLEANUP_SECONDS
-        while (left := self.memberships()) and time.monotonic() < deadline:
+        while (left := self.leftovers()) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
-        assert not left, f"memberships left {CLEANUP_SECONDS} s after every socket closed: {left}"
+        assert not left, f"left in Redis {CLEANUP_SECONDS} s after every socket closed: {left}"
         # Absence over time has no event to await: look again after a refresh interval or two.
         await asyncio.sleep(STAYS_CLEAN_SECONDS)
-        assert not (left := self.memberships()), f"memberships came back: {left}"
+        assert not (left := self.leftovers()), f"came back in Redis: {left}"
 
     def assert_rss_bounded(self, bound: int = RSS_BOUND_BYTES) -> None:
         for server in self.daphnes:
@@ -277,7 +290,7 @@ class Scenario:
         await check("exactly once", exactly_once)
         await check("rss", self.assert_rss_bounded)
         await self.close_clients()
-        await check("memberships", self.assert_no_memberships_left)
+        await check("redis", self.assert_nothing_left)
         await check("log", self.assert_clean_logs)
         assert not failures, "\n".join(failures)
 
