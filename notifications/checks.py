@@ -8,8 +8,14 @@ from django.conf import settings
 from django.core import mail
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from notifications import conf, layers
+from notifications import conf
 from notifications.conf import app_settings
+from notifications.constants import (
+    MINIMUM_CAPACITY,
+    RECOMMENDED_CAPACITY,
+    REDIS_BLOCKING_SECONDS,
+    REDIS_SOCKET_TIMEOUT,
+)
 from notifications.exceptions import NotificationsImproperlyConfigured
 
 
@@ -75,15 +81,15 @@ def _check_redis(options: dict[str, Any]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for host in options.get("hosts") or [{}]:
         timeout = host.get("socket_timeout") if isinstance(host, dict) else None
-        if timeout is None or timeout <= layers.REDIS_BLOCKING_SECONDS:
+        if timeout is None or timeout <= REDIS_BLOCKING_SECONDS:
             messages.append(
                 Warning(
                     "A channels-redis host has no socket_timeout above the layer's "
-                    f"{layers.REDIS_BLOCKING_SECONDS} s blocking read: redis-py may time out an idle "
+                    f"{REDIS_BLOCKING_SECONDS} s blocking read: redis-py may time out an idle "
                     "server's read and close its sockets (code 1011).",
                     hint=(
                         "Give each host a dict with 'socket_timeout': "
-                        f"{layers.REDIS_SOCKET_TIMEOUT}, or use "
+                        f"{REDIS_SOCKET_TIMEOUT}, or use "
                         "notifications.layers.redis_channel_layer()."
                     ),
                     id="notifications.W003",
@@ -91,12 +97,12 @@ def _check_redis(options: dict[str, Any]) -> list[CheckMessage]:
             )
             break
     capacity = options.get("capacity", 100)
-    if capacity < layers.MINIMUM_CAPACITY:
+    if capacity < MINIMUM_CAPACITY:
         messages.append(
             Warning(
                 f"channels-redis capacity is {capacity}: it bounds one queue shared by every socket "
                 "of a server process, so a burst to more sockets than that is dropped silently.",
-                hint=f"Set 'capacity' to {layers.RECOMMENDED_CAPACITY} or more.",
+                hint=f"Set 'capacity' to {RECOMMENDED_CAPACITY} or more.",
                 id="notifications.W004",
             )
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from notifications.layers import redis_channel_layer
 from project import dburl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -62,6 +61,9 @@ DATABASES = {
 }
 
 if os.environ.get("REDIS_URL"):
+    # Imported here: without REDIS_URL nothing imports redis.
+    from notifications.layers import redis_channel_layer
+
     CHANNEL_LAYERS = {"default": redis_channel_layer(os.environ["REDIS_URL"])}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +21,7 @@ from notifications.layers import redis_channel_layer
 # Our checks' tags: without the model checks, which may need the database (Django 6).
 OUR_TAGS = [Tags.compatibility, Tags.security]
 
+ROOT = Path(__file__).resolve().parent.parent
 MEMORY = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 REDIS = "channels_redis.core.RedisChannelLayer"
 
@@ -361,3 +366,35 @@ def test_checks_are_registered(good: Any) -> None:
     found = ids(run_checks(tags=OUR_TAGS))
     assert "notifications.E001" in found
     assert "notifications.W005" in found
+
+
+# Nothing imports redis unless the configured layer is a Redis one
+
+
+@pytest.mark.parametrize("settings_module", ["tests.settings", "project.settings"])
+def test_an_in_memory_layer_never_imports_redis(settings_module: str) -> None:
+    script = (
+        "import sys, django\n"
+        "from django.core.management import call_command\n"
+        "django.setup()\n"
+        "call_command('check')\n"
+        "print('redis' in sys.modules, 'channels_redis' in sys.modules)\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("NOTIFICATIONS_TEST_", "REDIS_", "DJANGO_"))
+    }
+    env |= {"DJANGO_SETTINGS_MODULE": settings_module, "DJANGO_DEBUG": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] == "False False"
+    # Outside the test runner, W001 is reported for this very configuration.
+    assert "notifications.W001" in done.stderr
