@@ -60,6 +60,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# A model change without its migration fails here. tests.settings covers every app with
+	@# migrations (the test app too); an in-memory database leaves no file behind.
+	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run \
+		--skip-checks --settings=tests.settings
 
 format: install
 	$(BIN)/ruff check --fix .
