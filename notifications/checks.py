@@ -56,11 +56,11 @@ def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     group_expiry = options.get("group_expiry", 86400)
-    if isinstance(refresh, int | float) and refresh >= group_expiry:
+    if refresh is not None and refresh >= group_expiry:
         messages.append(
             Warning(
                 f"The channel layer's group_expiry ({group_expiry} s) is shorter than the socket "
-                f"lifetime allows: sockets re-join their group every {refresh} s, so a socket "
+                f"lifetime allows: sockets re-join their group every {refresh:g} s, so a socket "
                 f"open longer than {group_expiry} s stops receiving live notifications.",
                 hint="Set NOTIFICATIONS['GROUP_REFRESH_INTERVAL'] below group_expiry, or to None.",
                 id="notifications.W002",
