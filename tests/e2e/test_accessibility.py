@@ -10,6 +10,7 @@ import pytest
 from notifications import notify
 from project.demo.models import Post
 from tests.conftest import make_user
+from tests.e2e.conftest import _unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -22,7 +23,7 @@ def axe() -> Any:
     try:
         from axe_playwright_python.sync_playwright import Axe
     except ImportError:
-        pytest.skip("axe-playwright-python is not installed (the test extra)")
+        _unavailable("axe-playwright-python is not installed (the test extra)")
     return Axe()
 
 
