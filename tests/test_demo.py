@@ -223,3 +223,10 @@ def test_send_returns_to_a_same_site_next_only(
     response = client_a.post("/send/", data)
     assert response.status_code == 302
     assert response["Location"] == expected
+
+
+def test_favicon_is_served_without_a_404(client_a: Client) -> None:
+    """Pages link the demo's icon, and /favicon.ico (asked for by pages that link none) redirects to it."""
+    assert 'rel="icon" href="/static/demo/favicon.svg"' in client_a.get("/").content.decode()
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == "/static/demo/favicon.svg"
