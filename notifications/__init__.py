@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     )
     from notifications.constants import Level
     from notifications.exceptions import InvalidNotification, InvalidRecipients, NotificationsError
-    from notifications.hooks import notify_on
+    from notifications.rules import notify_on
 
 
 def __getattr__(name: str) -> Any:
@@ -70,7 +70,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name == "notify_on":
-        from notifications.hooks import notify_on
+        from notifications.rules import notify_on
 
         return notify_on
     if name == "Level":
