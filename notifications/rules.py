@@ -56,21 +56,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Where the values an instance was loaded (or last saved) with are kept, in its __dict__.
 _SNAPSHOT = "_notifications_loaded"
-_NOTIFY_KEYS = frozenset(
-    {
-        "recipients",
-        "verb",
-        "actor",
-        "target",
-        "action_object",
-        "title",
-        "body",
-        "url",
-        "level",
-        "category",
-        "data",
-    }
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,7 +139,10 @@ class Registry:
         post_save.connect(self._on_post_save, sender=model, dispatch_uid=f"{uid}.save")
         post_delete.connect(self._on_post_delete, sender=model, dispatch_uid=f"{uid}.delete")
 
-    # Change tracking.
+    # Change tracking. Not django-model-utils' FieldTracker: it is declared on the model class
+    # (``tracker = FieldTracker()``), which a rule on a model of another app (the user model, a
+    # third-party model) cannot do, and it would add a dependency; this one hooks post_init of the
+    # models that have rules and keeps only the fields those rules watch.
 
     def _tracked_attnames(self, model: type[models.Model]) -> frozenset[str]:
         """attnames whose loaded values are kept: those of the model's `updated` rules."""
@@ -315,39 +303,16 @@ def _results(result: Any) -> list[dict[str, Any]]:
 
 
 def _notify(rule: Rule, kwargs: dict[str, Any]) -> int:
+    from notifications import recipients
     from notifications.api import notify
 
-    unknown = set(kwargs) - _NOTIFY_KEYS
-    if unknown:
-        raise TypeError(f"Unknown notify() argument(s): {', '.join(sorted(unknown))}.")
     if "recipients" not in kwargs or "verb" not in kwargs:
         raise TypeError("A rule's dict needs 'recipients' and 'verb'.")
     kwargs = dict(kwargs)
-    recipients = kwargs.pop("recipients")
+    to = kwargs.pop("recipients")
     if not rule.notify_actor:
-        recipients = _without(recipients, kwargs.get("actor"))
-    return len(notify(recipients, **kwargs))
-
-
-def _without(recipients: Any, actor: Any) -> Any:
-    """The recipients less the actor, without a query (a QuerySet stays lazy)."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-
-    user_model = get_user_model()
-    if actor is None or not isinstance(actor, user_model) or actor.pk is None:
-        return recipients
-    if isinstance(recipients, Group):
-        return user_model._default_manager.filter(groups=recipients, is_active=True).exclude(
-            pk=actor.pk
-        )
-    if isinstance(recipients, models.QuerySet):
-        return recipients.exclude(pk=actor.pk)
-    if isinstance(recipients, user_model):
-        return [] if recipients.pk == actor.pk else recipients
-    if isinstance(recipients, Iterable) and not isinstance(recipients, str | bytes):
-        return [u for u in recipients if getattr(u, "pk", None) != actor.pk]
-    return recipients
+        to = recipients.without(to, kwargs.get("actor"))
+    return len(notify(to, **kwargs))
 
 
 registry = Registry()
