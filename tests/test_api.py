@@ -248,6 +248,47 @@ def test_query_count_is_exactly_the_same_on_postgres(db: None) -> None:
     assert _queries_for(users[:3]) == _queries_for(users[3:])
 
 
+# The statements of one notify(), without the transaction's own (BEGIN, SAVEPOINT, RELEASE ...):
+# one upsert of the inbox rows (which allocates the seqs) and one INSERT ... SELECT of the rows. On
+# PostgreSQL the upsert is a data-modifying CTE of the INSERT: a single statement.
+STATEMENTS = {"postgresql": 1, "sqlite": 2}
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+
+
+def _statements_of(recipients: Any) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        notify(recipients, "x", title="t")
+    return [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+
+
+@pytest.mark.parametrize("inbox_rows", ["new", "existing"])
+def test_statements_per_notify_are_pinned_per_database(db: None, inbox_rows: str) -> None:
+    users = make_users(5)
+    if inbox_rows == "existing":
+        notify(users, "before")
+    assert len(_statements_of(users[0])) == STATEMENTS[connection.vendor]
+    assert len(_statements_of(users)) == STATEMENTS[connection.vendor]
+    before = [[1]] * 5 if inbox_rows == "existing" else [[]] * 5
+    assert [seqs(u) for u in users] == [
+        [*b, len(b) + 1, len(b) + 2] if i == 0 else [*b, len(b) + 1] for i, b in enumerate(before)
+    ]
+
+
+def test_databases_without_upsert_lock_and_advance_the_inboxes(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MySQL has no INSERT ... ON CONFLICT ... DO UPDATE: create, lock, advance, then insert.
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL always takes the single statement")
+    monkeypatch.setattr(type(connection.features), "supports_update_conflicts_with_target", False)
+    notify(alice, "first")
+    statements = _statements_of([alice, bob])
+    assert len(statements) == 4
+    assert "FOR UPDATE" in statements[1] or connection.vendor == "sqlite"  # SQLite locks the file
+    assert (seqs(alice), seqs(bob)) == ([1, 2], [1])
+    assert (api.unread_count(alice), api.unread_count(bob)) == (2, 1)
+
+
 # Fields
 
 
