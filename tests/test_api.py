@@ -14,7 +14,7 @@ from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from notifications import (
@@ -23,7 +23,6 @@ from notifications import (
     NotificationsError,
     anotify,
     api,
-    delivery,
     notify,
     protocol,
     signals,
@@ -35,14 +34,6 @@ from tests.conftest import free_port, make_user
 from tests.testapp.models import Article
 
 User = get_user_model()
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
-    """Every batch handed to live delivery (instead of the channel layer)."""
-    batches: list[list[delivery.Message]] = []
-    monkeypatch.setattr(delivery, "send", lambda messages: batches.append(list(messages)))
-    return batches
 
 
 @pytest.fixture
@@ -691,13 +682,6 @@ def test_missing_channel_layer_does_not_raise(
 
 
 # Real delivery through the layer, and async code
-
-
-@pytest.fixture
-async def close_thread_connections() -> Any:
-    """Close the database connection of sync_to_async's worker thread after an async test."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 @pytest.mark.django_db(transaction=True)

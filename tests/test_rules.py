@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from notifications import delivery, notify_on, protocol, rules
+from notifications import notify_on, protocol, rules
 from notifications.models import InboxState, Notification
 from notifications.rules import registry
 from notifications.testing import assert_not_notified, assert_notified
@@ -42,13 +42,6 @@ def rule() -> Iterator[Rule]:
     yield register
     for handler in made:
         registry.unregister(handler)
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
-    batches: list[list[delivery.Message]] = []
-    monkeypatch.setattr(delivery, "send", lambda messages: batches.append(list(messages)))
-    return batches
 
 
 def titles(user: Any) -> list[str]:
