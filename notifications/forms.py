@@ -23,7 +23,7 @@ def _clean_url(value: Any) -> str:
 
 def _notify_kwargs(form: forms.BaseForm) -> dict[str, Any]:
     """notify()'s keyword arguments after ``verb``: the form's fields that are notification fields."""
-    return {k: form.cleaned_data.get(k) for k in form.fields if k in validation.FIELDS[1:]}
+    return {k: form.cleaned_data.get(k) for k in form.fields if k in validation.KEYWORDS}
 
 
 class NotificationAdminForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -36,8 +36,10 @@ class NotificationFields(TypedDict, total=False):
     data: Any
 
 
+#: notify()'s keyword arguments after ``verb``.
+KEYWORDS: tuple[str, ...] = tuple(NotificationFields.__annotations__)
 #: Every field a caller may give, ``verb`` first.
-FIELDS: tuple[str, ...] = ("verb", *NotificationFields.__annotations__)
+FIELDS: tuple[str, ...] = ("verb", *KEYWORDS)
 #: The fields that point at another model instance (each stored as type, id and display text).
 RELATED: tuple[str, ...] = ("actor", "target", "action_object")
 #: The fields stored as they are: the columns an admin form can edit.
@@ -46,7 +48,7 @@ VALUES: tuple[str, ...] = tuple(name for name in FIELDS if name not in RELATED)
 
 def clean(verb: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Validate notify()'s arguments; return the Notification's column values. Raises on bad input."""
-    unknown = sorted(set(fields) - set(FIELDS[1:]))
+    unknown = sorted(set(fields) - set(KEYWORDS))
     if unknown:
         # What Python itself raises for an unknown keyword argument.
         raise TypeError(f"notify() got unexpected keyword argument(s): {', '.join(unknown)}.")

@@ -46,7 +46,7 @@ class Command(BaseCommand):
             except UnicodeDecodeError as exc:
                 raise CommandError(f"The body on stdin is not valid text: {exc}") from None
         # The options named as notify()'s arguments are those arguments.
-        fields = {name: options[name] for name in validation.FIELDS[1:] if name in options}
+        fields = {name: options[name] for name in validation.KEYWORDS if name in options}
         fields["body"] = body
         try:
             if group is not None:
