@@ -63,7 +63,7 @@ def _per_recipient(queryset: QuerySet[Notification], change: Callable[..., list[
     for pk, user_pk in queryset.order_by("recipient_id", "pk").values_list("pk", "recipient_id"):
         by_user.setdefault(user_pk, []).append(pk)
     users = get_user_model()._default_manager.in_bulk(list(by_user))
-    step = int(app_settings.MAX_IDS)
+    step = app_settings.MAX_IDS
     changed = 0
     for user_pk, ids in by_user.items():
         for start in range(0, len(ids), step):

@@ -61,7 +61,7 @@ def _notify(recipients: Recipients, columns: dict[str, Any]) -> list[Notificatio
         return []
     using = router.db_for_write(Notification)
     created: list[Notification] = []
-    batch = max(1, int(app_settings.BATCH_SIZE))
+    batch = app_settings.BATCH_SIZE
     with transaction.atomic(using=using):
         for start in range(0, len(user_pks), batch):
             created += fanout.insert(user_pks[start : start + batch], columns, using)
@@ -85,7 +85,7 @@ def notify_many(
     its commit). ``fields`` are notify()'s: actor, target, title, body, url, level, category, data ...
     """
     columns = clean(verb, fields)
-    batch = max(1, int(batch_size or app_settings.BATCH_SIZE))
+    batch = max(1, batch_size or app_settings.BATCH_SIZE)
     users = resolver.users(recipients).order_by("pk")
     using = router.db_for_write(Notification)
     total, last = 0, None
@@ -146,7 +146,7 @@ def delete_many(
 
     Returns how many were deleted; ``on_batch(total_so_far)`` is called after each batch.
     """
-    batch = max(1, int(batch_size or app_settings.BATCH_SIZE))
+    batch = max(1, batch_size or app_settings.BATCH_SIZE)
     rows_qs = notifications.order_by("pk").values_list("pk", "recipient_id")
     using = notifications.db
     total, last = 0, None

@@ -110,7 +110,7 @@ def clean_ids(ids: Any) -> list[int]:
     if isinstance(ids, int) and not isinstance(ids, bool):
         ids = [ids]
     try:
-        return list(protocol.parse_ids(list(ids), max_ids=int(app_settings.MAX_IDS)))
+        return list(protocol.parse_ids(list(ids), max_ids=app_settings.MAX_IDS))
     except (TypeError, protocol.ProtocolError) as exc:
         raise InvalidNotification(
             f"ids must be a list of 1 to {app_settings.MAX_IDS} notification ids."

@@ -212,6 +212,16 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
 
 
 @pytest.fixture
+def client_a(alice: Any) -> Any:
+    """A test client signed in as alice (no CSRF checks)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
 async def close_thread_connections() -> Any:
     """Close the database connection of sync_to_async's worker thread after an async test."""
     yield

@@ -17,13 +17,6 @@ from tests.conftest import make_user
 User = get_user_model()
 
 
-@pytest.fixture
-def client_a(alice: Any) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
 def test_login_page_renders(db: None) -> None:
     response = Client().get("/accounts/login/")
     assert response.status_code == 200
