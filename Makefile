@@ -22,12 +22,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make demo: migrate, create alice/bob/admin, serve http://127.0.0.1:8000 through daphne.
+## make demo [PORT=8001]: migrate, create alice/bob/admin, serve http://127.0.0.1:$(PORT) through daphne.
+PORT ?= 8000
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
-	@echo "Serving the demo on http://127.0.0.1:8000 (Ctrl-C to stop)"
-	$(BIN)/daphne -b 127.0.0.1 -p 8000 project.asgi:application
+	@echo "Serving the demo on http://127.0.0.1:$(PORT) (Ctrl-C to stop)"
+	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
 
 ## make test: the whole suite (Python on SQLite + Redis, browser tests when Chromium exists, JS units).
 test: test-python test-js
@@ -65,6 +66,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# A model change without its migration fails here. tests.settings covers every app with
+	@# migrations (the test app too); an in-memory database leaves no file behind.
+	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run \
+		--skip-checks --settings=tests.settings
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -55,9 +55,9 @@ def parse_args() -> argparse.Namespace:
 def setup_django(args: argparse.Namespace) -> str:
     """Configure tests.settings for a bench database and the Redis layer; return the db name."""
     if os.environ.get("DATABASE_URL"):
-        from project import dburl
+        import dj_database_url
 
-        db_name = dburl.parse(os.environ["DATABASE_URL"])["NAME"]
+        db_name = dj_database_url.parse(os.environ["DATABASE_URL"])["NAME"]
     else:
         db_name = str(Path(tempfile.mkdtemp(prefix="notifications-bench-")) / "bench.sqlite3")
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"

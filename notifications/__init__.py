@@ -8,77 +8,43 @@ app registry is ready::
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_API_NAMES = {
-    "notify",
-    "anotify",
-    "mark_read",
-    "amark_read",
-    "mark_unread",
-    "mark_all_read",
-    "amark_all_read",
-    "delete",
-    "adelete",
-    "unread_count",
-    "aunread_count",
+#: The public names, and the module each one lives in.
+_PUBLIC = {
+    "InvalidNotification": "exceptions",
+    "InvalidRecipients": "exceptions",
+    "Level": "constants",
+    "NotificationsError": "exceptions",
+    "adelete": "api",
+    "amark_all_read": "api",
+    "amark_read": "api",
+    "anotify": "api",
+    "aunread_count": "api",
+    "delete": "api",
+    "mark_all_read": "api",
+    "mark_read": "api",
+    "mark_unread": "api",
+    "notify": "api",
+    "notify_on": "rules",
+    "unread_count": "api",
 }
 
-__all__ = [
-    "InvalidNotification",
-    "InvalidRecipients",
-    "Level",
-    "NotificationsError",
-    "adelete",
-    "amark_all_read",
-    "amark_read",
-    "anotify",
-    "aunread_count",
-    "delete",
-    "mark_all_read",
-    "mark_read",
-    "mark_unread",
-    "notify",
-    "notify_on",
-    "unread_count",
-]
+__all__ = list(_PUBLIC)
 
-if TYPE_CHECKING:
-    from notifications.api import (
-        adelete,
-        amark_all_read,
-        amark_read,
-        anotify,
-        aunread_count,
-        delete,
-        mark_all_read,
-        mark_read,
-        mark_unread,
-        notify,
-        unread_count,
-    )
-    from notifications.constants import Level
-    from notifications.exceptions import InvalidNotification, InvalidRecipients, NotificationsError
-    from notifications.hooks import notify_on
+if TYPE_CHECKING:  # what __getattr__ returns, for type checkers
+    from notifications.api import *  # noqa: F403
+    from notifications.constants import Level as Level
+    from notifications.exceptions import InvalidNotification as InvalidNotification
+    from notifications.exceptions import InvalidRecipients as InvalidRecipients
+    from notifications.exceptions import NotificationsError as NotificationsError
+    from notifications.rules import notify_on as notify_on
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API_NAMES:
-        from notifications import api
-
-        return getattr(api, name)
-    if name == "notify_on":
-        from notifications.hooks import notify_on
-
-        return notify_on
-    if name == "Level":
-        from notifications.constants import Level
-
-        return Level
-    if name in {"NotificationsError", "InvalidNotification", "InvalidRecipients"}:
-        from notifications import exceptions
-
-        return getattr(exceptions, name)
+    if name in _PUBLIC:
+        return getattr(import_module(f"notifications.{_PUBLIC[name]}"), name)
     raise AttributeError(f"module 'notifications' has no attribute {name!r}")

@@ -22,14 +22,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from notifications import api
+from notifications import api, recipients
 from notifications.conf import app_settings
 from notifications.exceptions import NotificationNotFound
 from notifications.forms import BroadcastForm, NotificationAdminForm, SendNotificationForm
@@ -63,7 +63,7 @@ def _per_recipient(queryset: QuerySet[Notification], change: Callable[..., list[
     for pk, user_pk in queryset.order_by("recipient_id", "pk").values_list("pk", "recipient_id"):
         by_user.setdefault(user_pk, []).append(pk)
     users = get_user_model()._default_manager.in_bulk(list(by_user))
-    step = int(app_settings.MAX_IDS)
+    step = app_settings.MAX_IDS
     changed = 0
     for user_pk, ids in by_user.items():
         for start in range(0, len(ids), step):
@@ -76,6 +76,18 @@ def _per_recipient(queryset: QuerySet[Notification], change: Callable[..., list[
     return changed
 
 
+def _marked(n: int, *, read: bool) -> str:
+    if read:
+        return ngettext("Marked %d notification read.", "Marked %d notifications read.", n) % n
+    return ngettext("Marked %d notification unread.", "Marked %d notifications unread.", n) % n
+
+
+def _signed_in(request: HttpRequest) -> Model:
+    """The admin's user (the admin site lets no anonymous user in)."""
+    assert isinstance(request.user, Model)
+    return request.user
+
+
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = NotificationAdminForm
@@ -86,7 +98,7 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     raw_id_fields = ["recipient"]
     date_hierarchy = "created_at"
     actions = ["mark_read", "mark_unread"]
-    add_fields = ["recipient", "verb", "title", "body", "url", "level", "category", "data"]
+    add_fields = NotificationAdminForm.Meta.fields
 
     @admin.display(description=_("title"), ordering="title")
     def title_or_verb(self, obj: Notification) -> str:
@@ -116,16 +128,7 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if change:
             return  # every field is read-only
         # The api allocates seq, counts it unread and delivers it live after commit.
-        (created,) = api.notify(
-            obj.recipient,
-            obj.verb,
-            title=obj.title,
-            body=obj.body,
-            url=obj.url,
-            level=obj.level,
-            category=obj.category,
-            data=obj.data,
-        )
+        (created,) = api.notify(obj.recipient, obj.verb, **form.notify_kwargs())
         obj.__dict__.update({k: v for k, v in created.__dict__.items() if not k.startswith("_")})
         obj._state.adding = False
         obj._state.db = created._state.db
@@ -138,19 +141,11 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description=_("Mark selected notifications as read"), permissions=["change"])
     def mark_read(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        n = _per_recipient(queryset, api.mark_read)
-        self.message_user(
-            request,
-            ngettext("Marked %d notification read.", "Marked %d notifications read.", n) % n,
-        )
+        self.message_user(request, _marked(_per_recipient(queryset, api.mark_read), read=True))
 
     @admin.action(description=_("Mark selected notifications as unread"), permissions=["change"])
     def mark_unread(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        n = _per_recipient(queryset, api.mark_unread)
-        self.message_user(
-            request,
-            ngettext("Marked %d notification unread.", "Marked %d notifications unread.", n) % n,
-        )
+        self.message_user(request, _marked(_per_recipient(queryset, api.mark_unread), read=False))
 
     # Broadcast.
 
@@ -180,7 +175,7 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             n = api.notify_many(
                 form.recipients(),
                 BROADCAST_VERB,
-                actor=request.user,
+                actor=_signed_in(request),
                 category=ADMIN_CATEGORY,
                 **form.notify_kwargs(),
             )
@@ -195,7 +190,7 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Broadcast a notification"),
             "opts": self.opts,
             "form": form,
-            "active_users": get_user_model()._default_manager.filter(is_active=True).count(),
+            "active_users": recipients.active_users().count(),
         }
         return TemplateResponse(request, "admin/notifications/broadcast.html", context)
 
@@ -219,7 +214,7 @@ def send_notification(
         n = api.notify_many(
             queryset,
             ADMIN_VERB,
-            actor=request.user,
+            actor=_signed_in(request),
             category=ADMIN_CATEGORY,
             **form.notify_kwargs(),
         )

@@ -19,10 +19,10 @@ class NotificationsConfig(AppConfig):
             receivers.close_sockets_on_logout, dispatch_uid="notifications.logout"
         )
 
-        from notifications import compat, hooks, signals
+        from notifications import compat, rules, signals
 
         signals.notify.connect(compat.notify_handler, dispatch_uid="notifications.compat.notify")
-        hooks.autodiscover()
+        rules.autodiscover()
         if apps.is_installed("django.contrib.admin"):
             from notifications.admin import add_user_actions
 

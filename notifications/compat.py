@@ -28,7 +28,8 @@ HQ_LEVELS: dict[Any, str] = {
 
 # hq arguments with no counterpart here: accepted and ignored.
 IGNORED = ("public", "timestamp", "actor_for_concrete_model")
-OURS = ("title", "url", "category")
+# notify() arguments taken by the same name; hq's others map below (description is our body).
+SAME_NAME = ("target", "action_object", "title", "url", "category")
 
 
 def notify_handler(sender: Any, **kwargs: Any) -> list[Notification]:
@@ -42,32 +43,21 @@ def notify_handler(sender: Any, **kwargs: Any) -> list[Notification]:
         raise InvalidNotification("notify.send() needs verb=.")
     recipient = kwargs.pop("recipient")
     verb = str(kwargs.pop("verb"))
-    actor = sender if isinstance(sender, models.Model) else None
-    target = kwargs.pop("target", None)
-    action_object = kwargs.pop("action_object", None)
+    fields = {name: kwargs.pop(name) for name in SAME_NAME if name in kwargs}
+    fields["actor"] = sender if isinstance(sender, models.Model) else None
     description = kwargs.pop("description", None)
-    level = _level(kwargs.pop("level", Level.INFO))
+    fields["body"] = "" if description is None else str(description)
+    fields["level"] = _level(kwargs.pop("level", Level.INFO))
     for name in IGNORED:
         kwargs.pop(name, None)
-    ours = {name: kwargs.pop(name) for name in OURS if name in kwargs}
-    data = kwargs.pop("data", None)
+    fields["data"] = kwargs.pop("data", None)
     if kwargs:
         # hq keeps extra keywords in its `data` JSONField (NOTIFICATIONS_USE_JSONFIELD): so do we.
-        data = {**(data or {}), **kwargs}
+        fields["data"] = {**(fields["data"] or {}), **kwargs}
     if isinstance(recipient, list | tuple | set):
         recipient = list(recipient)
-    ours.setdefault("title", _title(actor, verb, action_object, target))
-    return notify(
-        recipient,
-        verb,
-        actor=actor,
-        target=target,
-        action_object=action_object,
-        body="" if description is None else str(description),
-        level=level,
-        data=data,
-        **ours,
-    )
+    fields.setdefault("title", _title(verb, fields))
+    return notify(recipient, verb, **fields)
 
 
 def _level(value: Any) -> str:
@@ -80,8 +70,9 @@ def _level(value: Any) -> str:
         ) from None
 
 
-def _title(actor: Any, verb: str, action_object: Any, target: Any) -> str:
+def _title(verb: str, fields: dict[str, Any]) -> str:
     """hq's ``str(notification)`` without the time: "<actor> <verb> <action object> on <target>"."""
+    actor, action_object, target = (fields.get(k) for k in ("actor", "action_object", "target"))
     parts = [str(actor)] if actor is not None else []
     parts.append(verb)
     if action_object is not None:

@@ -4,16 +4,22 @@ Usage::
 
     from notifications.conf import app_settings
 
-    app_settings.CATCH_UP_LIMIT
+    app_settings.CATCH_UP_LIMIT  # an int, validated
 
-Every key is optional; ``DEFAULTS`` documents them. Values are read lazily, cached, and the cache is
-cleared on ``setting_changed`` so ``override_settings`` works in tests.
+Every key is optional; ``DEFAULTS`` documents them and ``NotificationsSettings`` types them. The user's
+dict is merged over the defaults, validated and converted once into a frozen ``NotificationsSettings``
+on first use; the result is cached, and the cache is cleared on ``setting_changed`` so
+``override_settings`` works in tests. A broken setting raises ``NotificationsImproperlyConfigured``
+when first read; the system checks (checks.py) report the same problems at start-up, with ids.
 """
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -21,11 +27,12 @@ from django.dispatch import receiver
 
 from notifications.exceptions import NotificationsImproperlyConfigured
 
+# Each key here also has a typed field in NotificationsSettings below (a test keeps the two equal).
 DEFAULTS: dict[str, Any] = {
     # Which CHANNEL_LAYERS alias carries live delivery.
     "CHANNEL_LAYER": "default",
-    # Any string, in the channel-layer group names so that projects sharing one Redis database never
-    # get each other's pushes. None: SECRET_KEY. Set it to keep groups stable across a key rotation.
+    # A digest of it is in the group names, so projects sharing one Redis database never get each
+    # other's pushes. None: SECRET_KEY. Set it to keep groups stable across a key rotation.
     "PROJECT_KEY": None,
     # Most notifications replayed on connect or `sync`; a client further behind gets `reset`.
     "CATCH_UP_LIMIT": 200,
@@ -55,31 +62,159 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class AppSettings:
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"Unknown NOTIFICATIONS setting: {name!r}")
-        return _merged()[name]
+@dataclass(frozen=True, slots=True)
+class NotificationsSettings:
+    """The validated values of ``settings.NOTIFICATIONS``, one field per key of ``DEFAULTS``.
+
+    A field's type is its rule: ``str`` is a non-empty string, ``int`` a positive integer, ``float`` a
+    positive number (an int is converted), ``float | None`` and ``str | None`` those or None.
+    """
+
+    CHANNEL_LAYER: str
+    PROJECT_KEY: str | None
+    CATCH_UP_LIMIT: int
+    MAX_FRAME_BYTES: int
+    MAX_IDS: int
+    RATE_LIMIT_PER_SECOND: float
+    RATE_LIMIT_BURST: int
+    RATE_LIMIT_STRIKES: int
+    GROUP_REFRESH_INTERVAL: float | None
+    BATCH_SIZE: int
+    PUBLISH_CONCURRENCY: int
+    PUBLISH_TIMEOUT: float
+    PAGE_SIZE: int
+    MAX_PAGE_SIZE: int
+
+
+class SettingsProblem(NamedTuple):
+    """One thing wrong with ``settings.NOTIFICATIONS``; ``id`` is its system check id."""
+
+    id: str
+    msg: str
+    hint: str
+
+
+DOCS = "See README.md, section Settings."
+NOT_A_DICT = "notifications.E002"
+UNKNOWN_KEY = "notifications.E003"
+BAD_VALUE = "notifications.E004"
+
+
+def _positive_int(value: object) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 200.0 was always accepted
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("a positive integer")
+    return value
+
+
+def _positive_number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError("a positive number")
+    return float(value)
+
+
+def _optional_positive_number(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        return _positive_number(value)
+    except ValueError:
+        raise ValueError("None or a positive number") from None
+
+
+def _non_empty_string(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _optional_non_empty_string(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return _non_empty_string(value)
+    except ValueError:
+        raise ValueError("None or a non-empty string") from None
+
+
+_CONVERTERS: dict[object, Callable[[object], object]] = {
+    int: _positive_int,
+    float: _positive_number,
+    float | None: _optional_positive_number,
+    str: _non_empty_string,
+    str | None: _optional_non_empty_string,
+}
+_FIELD_TYPES = typing.get_type_hints(NotificationsSettings)
+
+
+def problems() -> list[SettingsProblem]:
+    """Everything wrong with ``settings.NOTIFICATIONS``, each with its check id; [] when valid."""
+    return _parse(_user_setting())[1]
+
+
+def _user_setting() -> object:
+    return getattr(settings, "NOTIFICATIONS", None) or {}
+
+
+def _parse(user: object) -> tuple[dict[str, object], list[SettingsProblem]]:
+    if not isinstance(user, dict):
+        return {}, [
+            SettingsProblem(
+                NOT_A_DICT,
+                f"settings.NOTIFICATIONS must be a dict, not {type(user).__name__}.",
+                'Write NOTIFICATIONS = {"KEY": value, ...}, or remove it to use the defaults.',
+            )
+        ]
+    found: list[SettingsProblem] = []
+    for key in user:
+        if key not in DEFAULTS:
+            found.append(
+                SettingsProblem(
+                    UNKNOWN_KEY,
+                    f"Unknown NOTIFICATIONS key {key!r}.",
+                    f"Known keys: {', '.join(DEFAULTS)}. {DOCS}",
+                )
+            )
+    values: dict[str, object] = {}
+    for name, default in DEFAULTS.items():
+        value = user.get(name, default)
+        try:
+            values[name] = _CONVERTERS[_FIELD_TYPES[name]](value)
+        except ValueError as exc:
+            found.append(
+                SettingsProblem(
+                    BAD_VALUE,
+                    f"NOTIFICATIONS[{name!r}] must be {exc}, not {value!r}.",
+                    f"Remove it to use the default, {default!r}. {DOCS}",
+                )
+            )
+    return values, found
 
 
 @cache
-def _merged() -> dict[str, Any]:
-    user = getattr(settings, "NOTIFICATIONS", {}) or {}
-    if not isinstance(user, dict):
-        raise NotificationsImproperlyConfigured("settings.NOTIFICATIONS must be a dict.")
-    unknown = sorted(set(user) - set(DEFAULTS))
-    if unknown:
-        raise NotificationsImproperlyConfigured(
-            f"Unknown NOTIFICATIONS key(s): {', '.join(unknown)}. "
-            f"Known keys: {', '.join(sorted(DEFAULTS))}."
-        )
-    return {**DEFAULTS, **user}
+def load() -> NotificationsSettings:
+    """The validated settings, built once per value of ``settings.NOTIFICATIONS``."""
+    values, found = _parse(_user_setting())
+    if found:
+        raise NotificationsImproperlyConfigured(" ".join(p.msg for p in found))
+    return NotificationsSettings(**values)  # type: ignore[arg-type]  # each converted to its field's type
 
 
-app_settings = AppSettings()
+class _LazySettings:
+    # Reads settings.NOTIFICATIONS on first attribute access, not at import, so settings.py and
+    # modules imported before Django is configured may import app_settings.
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown NOTIFICATIONS setting: {name!r}")
+        return getattr(load(), name)
+
+
+# Typed as the settings object it stands for: `app_settings.CATCH_UP_LIMIT` is an int to mypy.
+app_settings = cast(NotificationsSettings, _LazySettings())
 
 
 @receiver(setting_changed)
 def _clear_cache(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"NOTIFICATIONS", "CHANNEL_LAYERS"}:
-        _merged.cache_clear()
+    if setting == "NOTIFICATIONS":
+        load.cache_clear()

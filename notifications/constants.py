@@ -1,4 +1,5 @@
-"""Constants shared by the model, the API and the wire protocol."""
+"""Constants shared by the model, the API and the wire protocol, and the channels-redis numbers that
+layers.py configures and checks.py verifies (here, so that checks.py needs no redis import)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,11 @@ TITLE_MAX_LENGTH = 255
 URL_MAX_LENGTH = 2048
 CATEGORY_MAX_LENGTH = 64
 DISPLAY_MAX_LENGTH = 255
+
+# channels-redis blocks on Redis reads for up to this many seconds (RedisChannelLayer.brpop_timeout).
+REDIS_BLOCKING_SECONDS = 5
+# Above the blocking read, so redis-py never times out an idle server's read (close 1011 on daphne).
+REDIS_SOCKET_TIMEOUT = 30
+# One Redis list per server process holds the messages of all its sockets: size it for bursts.
+RECOMMENDED_CAPACITY = 10_000
+MINIMUM_CAPACITY = 1_000

@@ -1,4 +1,7 @@
-"""One root exception; each subclass also inherits the standard exception it stands for."""
+"""One root exception; each subclass also inherits the standard exception it stands for.
+
+The exception to the root: a broken configuration is Django's ImproperlyConfigured, see below.
+"""
 
 from __future__ import annotations
 
@@ -25,5 +28,9 @@ class NotificationNotFound(NotificationsError, LookupError):
         super().__init__(f"Not your notification(s): {', '.join(map(str, ids))}")
 
 
-class NotificationsImproperlyConfigured(NotificationsError, ImproperlyConfigured):
-    """The NOTIFICATIONS setting is invalid."""
+class NotificationsImproperlyConfigured(ImproperlyConfigured):
+    """The NOTIFICATIONS setting is invalid.
+
+    Deliberately not a NotificationsError (django-anymail does the same): code that handles a refused
+    notification with ``except NotificationsError`` must never swallow a broken configuration.
+    """

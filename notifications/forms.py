@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
-from notifications.api import _notification_fields, clean_url
+from notifications import recipients, validation
 from notifications.constants import TITLE_MAX_LENGTH, URL_MAX_LENGTH, Level
 from notifications.exceptions import InvalidNotification
 from notifications.models import Notification
@@ -17,9 +16,14 @@ from notifications.models import Notification
 
 def _clean_url(value: Any) -> str:
     try:
-        return clean_url(value or "")
+        return validation.clean_url(value or "")
     except InvalidNotification as exc:
         raise forms.ValidationError(str(exc)) from None
+
+
+def _notify_kwargs(form: forms.BaseForm) -> dict[str, Any]:
+    """notify()'s keyword arguments after ``verb``: the form's fields that are notification fields."""
+    return {k: form.cleaned_data.get(k) for k in form.fields if k in validation.KEYWORDS}
 
 
 class NotificationAdminForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -27,7 +31,7 @@ class NotificationAdminForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Notification
-        fields = ["recipient", "verb", "title", "body", "url", "level", "category", "data"]
+        fields = ["recipient", *validation.VALUES]
 
     def clean_url(self) -> str:
         return _clean_url(self.cleaned_data.get("url"))
@@ -37,21 +41,13 @@ class NotificationAdminForm(forms.ModelForm):  # type: ignore[type-arg]
         if self.errors:
             return cleaned
         try:
-            _notification_fields(
-                verb=cleaned.get("verb", ""),
-                actor=None,
-                target=None,
-                action_object=None,
-                title=cleaned.get("title", ""),
-                body=cleaned.get("body", ""),
-                url=cleaned.get("url", ""),
-                level=cleaned.get("level", Level.INFO),
-                category=cleaned.get("category", ""),
-                data=cleaned.get("data"),
-            )
+            validation.clean(cleaned.get("verb", ""), self.notify_kwargs())
         except InvalidNotification as exc:
             raise forms.ValidationError(str(exc)) from None
         return cleaned
+
+    def notify_kwargs(self) -> dict[str, Any]:
+        return _notify_kwargs(self)
 
 
 class MessageForm(forms.Form):
@@ -73,8 +69,7 @@ class MessageForm(forms.Form):
         return _clean_url(self.cleaned_data.get("url"))
 
     def notify_kwargs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {k: data[k] for k in ("title", "body", "url", "level")}
+        return _notify_kwargs(self)
 
 
 class SendNotificationForm(MessageForm):
@@ -105,4 +100,4 @@ class BroadcastForm(MessageForm):
     def recipients(self) -> Any:
         if self.cleaned_data["audience"] == self.GROUP:
             return self.cleaned_data["group"]  # notify_many() takes its active members
-        return get_user_model()._default_manager.filter(is_active=True)
+        return recipients.active_users()

@@ -15,13 +15,21 @@ from typing import Any
 
 import redis.exceptions
 
-# channels-redis blocks on Redis reads for up to this many seconds (RedisChannelLayer.brpop_timeout).
-REDIS_BLOCKING_SECONDS = 5
-# Above the blocking read, so redis-py never times out an idle server's read (close 1011 on daphne).
-REDIS_SOCKET_TIMEOUT = 30
-# One Redis list per server process holds the messages of all its sockets: size it for bursts.
-RECOMMENDED_CAPACITY = 10_000
-MINIMUM_CAPACITY = 1_000
+# The numbers live in constants.py so that checks.py reads them without importing redis.
+from notifications.constants import (
+    MINIMUM_CAPACITY,
+    RECOMMENDED_CAPACITY,
+    REDIS_BLOCKING_SECONDS,
+    REDIS_SOCKET_TIMEOUT,
+)
+
+__all__ = [
+    "MINIMUM_CAPACITY",
+    "RECOMMENDED_CAPACITY",
+    "REDIS_BLOCKING_SECONDS",
+    "REDIS_SOCKET_TIMEOUT",
+    "redis_channel_layer",
+]
 
 
 def redis_channel_layer(

@@ -2,19 +2,20 @@
 
 ``InboxState`` hands out ``seq`` inside the creating transaction (its row is the per-user lock) and keeps
 the unread count, so reading the count is a primary-key lookup, never a COUNT over notifications.
-Every change of read state goes through code that adjusts it in the same transaction: the api
-functions, and ``NotificationQuerySet.delete()`` / ``Notification.delete()``.
+Inbox rows are locked and their counts adjusted in one place, ``InboxState.objects.lock()`` /
+``add_unread()``, in the transaction of the change; every deletion (the api's, the admin's,
+``QuerySet.delete()``, ``Notification.delete()``) goes through ``NotificationQuerySet.delete_counted()``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -29,6 +30,36 @@ from notifications.constants import (
 )
 
 
+class InboxStateQuerySet(models.QuerySet["InboxState"]):
+    """The one place that locks inbox rows and adjusts unread counts.
+
+    (Creating a notification advances seq and the unread count in fanout.py's upsert, which locks
+    the rows it writes in the same pk order.)
+    """
+
+    def lock(self, user_ids: Any) -> dict[Any, int]:
+        """Lock the inbox rows of these users in pk order; return their unread counts.
+
+        Every writer locks in pk order, so concurrent changes serialise per user and never deadlock,
+        and the counts read under the lock stay exact until the transaction ends.
+        """
+        return dict(
+            self.select_for_update()
+            .filter(user_id__in=user_ids)
+            .order_by("pk")
+            .values_list("pk", "unread_count")
+        )
+
+    def add_unread(self, deltas: Mapping[Any, int]) -> None:
+        """Add each user's delta to the unread count: one UPDATE per distinct delta (usually one)."""
+        by_delta: dict[int, list[Any]] = {}
+        for user_id, delta in deltas.items():
+            if delta:
+                by_delta.setdefault(delta, []).append(user_id)
+        for delta, user_ids in by_delta.items():
+            self.filter(user_id__in=user_ids).update(unread_count=F("unread_count") + delta)
+
+
 class InboxState(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -38,6 +69,8 @@ class InboxState(models.Model):
     )
     last_seq = models.PositiveBigIntegerField(default=0)
     unread_count = models.PositiveIntegerField(default=0)
+
+    objects: ClassVar[InboxStateQuerySet] = InboxStateQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("inbox state")
@@ -59,47 +92,54 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete, and take the unread ones off their recipients' unread counts."""
-        with transaction.atomic(using=self.db):
-            # Lock the recipients' inbox rows first, in the order the api functions do: no read-state
-            # change can interleave (the count stays exact) and the lock order never inverts.
-            _lock_inboxes(self.values("recipient_id"), using=self.db)
-            unread = Counter(
-                dict(
-                    self.filter(read_at__isnull=True)
-                    .order_by()
-                    .values_list("recipient_id")
-                    .annotate(n=models.Count("pk"))
-                    .values_list("recipient_id", "n")
-                )
-            )
-            result = super().delete()
-            _decrement_unread(unread, using=self.db)
-        return result
+        return self.delete_counted()[0]
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
 
+    def delete_counted(self) -> tuple[tuple[int, dict[str, int]], dict[Any, int]]:
+        """The one delete path: delete() and, per recipient, the unread count left afterwards."""
+        inboxes = InboxState.objects.using(self.db)
+        with transaction.atomic(using=self.db):
+            # Locked first: no read-state change can interleave, so the counts stay exact.
+            counts = inboxes.lock(self.values("recipient_id"))
+            unread = dict(
+                self.filter(read_at__isnull=True)
+                .order_by()
+                .values_list("recipient_id")
+                .annotate(n=models.Count("pk"))
+                .values_list("recipient_id", "n")
+            )
+            result = super().delete()
+            inboxes.add_unread({user_id: -n for user_id, n in unread.items()})
+        return result, {user_id: n - unread.get(user_id, 0) for user_id, n in counts.items()}
 
-def _lock_inboxes(user_ids: Any, *, using: str) -> None:
-    list(
-        InboxState.objects.using(using)
-        .select_for_update()
-        .filter(user_id__in=user_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    delete_counted.alters_data = True  # type: ignore[attr-defined]
+    delete_counted.queryset_only = True  # type: ignore[attr-defined]
+
+
+def _generic_relation(
+    name: str, type_name: Any, id_name: Any, display_name: Any
+) -> tuple[
+    models.ForeignKey[Any, Any],
+    models.CharField[Any, Any],
+    GenericForeignKey,
+    models.CharField[Any, Any],
+]:
+    """The content type, object id, object and display text of one object a notification names."""
+    return (
+        models.ForeignKey(
+            ContentType,
+            on_delete=models.CASCADE,
+            null=True,
+            blank=True,
+            related_name="+",
+            verbose_name=type_name,
+        ),
+        models.CharField(id_name, max_length=255, blank=True),
+        GenericForeignKey(f"{name}_content_type", f"{name}_object_id"),
+        models.CharField(display_name, max_length=DISPLAY_MAX_LENGTH, blank=True),
     )
-
-
-def _decrement_unread(per_user: Counter[Any], *, using: str) -> None:
-    # Few distinct counts in practice (usually 1 per user): one UPDATE per distinct amount.
-    by_amount: dict[int, list[Any]] = {}
-    for user_id, n in per_user.items():
-        if n:
-            by_amount.setdefault(n, []).append(user_id)
-    for n, user_ids in by_amount.items():
-        InboxState.objects.using(using).filter(user_id__in=user_ids).update(
-            unread_count=F("unread_count") - n
-        )
 
 
 class Notification(models.Model):
@@ -120,44 +160,22 @@ class Notification(models.Model):
     category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
 
-    actor_content_type = models.ForeignKey(
-        ContentType,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("actor type"),
+    actor_content_type, actor_object_id, actor, actor_display = _generic_relation(
+        "actor", _("actor type"), _("actor id"), _("actor display")
     )
-    actor_object_id = models.CharField(_("actor id"), max_length=255, blank=True)
-    actor = GenericForeignKey("actor_content_type", "actor_object_id")
-    actor_display = models.CharField(_("actor display"), max_length=DISPLAY_MAX_LENGTH, blank=True)
-
-    target_content_type = models.ForeignKey(
-        ContentType,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("target type"),
+    target_content_type, target_object_id, target, target_display = _generic_relation(
+        "target", _("target type"), _("target id"), _("target display")
     )
-    target_object_id = models.CharField(_("target id"), max_length=255, blank=True)
-    target = GenericForeignKey("target_content_type", "target_object_id")
-    target_display = models.CharField(
-        _("target display"), max_length=DISPLAY_MAX_LENGTH, blank=True
-    )
-
-    action_object_content_type = models.ForeignKey(
-        ContentType,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("action object type"),
-    )
-    action_object_object_id = models.CharField(_("action object id"), max_length=255, blank=True)
-    action_object = GenericForeignKey("action_object_content_type", "action_object_object_id")
-    action_object_display = models.CharField(
-        _("action object display"), max_length=DISPLAY_MAX_LENGTH, blank=True
+    (
+        action_object_content_type,
+        action_object_object_id,
+        action_object,
+        action_object_display,
+    ) = _generic_relation(
+        "action_object",
+        _("action object type"),
+        _("action object id"),
+        _("action object display"),
     )
 
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -205,13 +223,10 @@ class Notification(models.Model):
     def delete(
         self, using: str | None = None, keep_parents: bool = False
     ) -> tuple[int, dict[str, int]]:
-        using = using or self._state.db or "default"
-        with transaction.atomic(using=using):
-            _lock_inboxes([self.recipient_id], using=using)
-            was_unread = (
-                type(self).objects.using(using).filter(pk=self.pk, read_at__isnull=True).exists()
-            )
-            result = super().delete(using=using, keep_parents=keep_parents)
-            if was_unread:
-                _decrement_unread(Counter({self.recipient_id: 1}), using=using)
+        """Delete through the queryset: the one path that keeps the unread count exact."""
+        if self.pk is None:
+            raise ValueError(f"{self} can't be deleted because its id attribute is set to None.")
+        using = using or router.db_for_write(type(self), instance=self)
+        result = type(self).objects.using(using).filter(pk=self.pk).delete()
+        self.pk = None
         return result

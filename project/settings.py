@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from notifications.layers import redis_channel_layer
-from project import dburl
+import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,13 +54,21 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dburl.parse(os.environ["DATABASE_URL"])
-    if os.environ.get("DATABASE_URL")
-    else dburl.sqlite(BASE_DIR / "db.sqlite3")
+# IMMEDIATE: writers take the lock at BEGIN, so concurrent notify() calls queue instead of failing;
+# WAL lets readers (other processes' sockets) go on meanwhile.
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
+DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
 
 if os.environ.get("REDIS_URL"):
+    # Imported here: without REDIS_URL nothing imports redis.
+    from notifications.layers import redis_channel_layer
+
     CHANNEL_LAYERS = {"default": redis_channel_layer(os.environ["REDIS_URL"])}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -17,11 +17,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
+from django.db import connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from notifications import delivery
 from notifications.layers import redis_channel_layer
 
 CI = os.environ.get("CI") == "true"
@@ -156,6 +159,21 @@ def make_user(username: str, **extra: Any) -> Any:
     return get_user_model().objects.create_user(username=username, password=username, **extra)
 
 
+def counts_are_exact() -> None:
+    """Every stored unread count equals the real COUNT of unread notifications."""
+    from django.db.models import Count, Q
+
+    from notifications.models import InboxState
+
+    actual = dict(
+        get_user_model()
+        .objects.annotate(n=Count("notifications", filter=Q(notifications__read_at__isnull=True)))
+        .values_list("pk", "n")
+    )
+    for state in InboxState.objects.all():
+        assert state.unread_count == actual[state.user_id], state
+
+
 @pytest.fixture
 def alice(db: None) -> Any:
     return make_user("alice")
@@ -206,6 +224,31 @@ def daphne_factory(
 def daphne(daphne_factory: Any) -> Any:
     """One daphne process (see ``daphne_factory``)."""
     return daphne_factory()
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
+    """Every batch handed to live delivery (instead of the channel layer)."""
+    batches: list[list[delivery.Message]] = []
+    monkeypatch.setattr(delivery, "send", lambda messages: batches.append(list(messages)))
+    return batches
+
+
+@pytest.fixture
+def client_a(alice: Any) -> Any:
+    """A test client signed in as alice (no CSRF checks)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+async def close_thread_connections() -> Any:
+    """Close the database connection of sync_to_async's worker thread after an async test."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from project import dburl
+import dj_database_url
+
+from project.settings import SQLITE_OPTIONS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Subprocesses may run as another project (tests of two projects sharing one Redis database).
@@ -59,17 +61,15 @@ TEMPLATES = [
 
 # Subprocesses (daphne in end-to-end tests) get the test database's name through this variable.
 _test_db = os.environ.get("NOTIFICATIONS_TEST_DB_NAME")
-if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dburl.parse(os.environ["DATABASE_URL"])}
-    if _test_db:
-        DATABASES["default"]["NAME"] = _test_db
-else:
-    # A file, not :memory:, so that daphne subprocesses share it with the test process.
-    DATABASES = {
-        "default": dburl.sqlite(
-            _test_db or Path(tempfile.gettempdir()) / f"notifications-tests-{os.getpid()}.sqlite3"
-        )
-    }
+# SQLite in a file, not :memory:, so that daphne subprocesses share it with the test process.
+_sqlite = Path(tempfile.gettempdir()) / f"notifications-tests-{os.getpid()}.sqlite3"
+DATABASES = {
+    "default": dj_database_url.parse(os.environ.get("DATABASE_URL") or f"sqlite:///{_sqlite}")
+}
+if _test_db:
+    DATABASES["default"]["NAME"] = _test_db
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
     DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["NAME"]}
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

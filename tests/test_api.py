@@ -14,7 +14,7 @@ from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from notifications import (
@@ -23,7 +23,6 @@ from notifications import (
     NotificationsError,
     anotify,
     api,
-    delivery,
     notify,
     protocol,
     signals,
@@ -35,14 +34,6 @@ from tests.conftest import free_port, make_user
 from tests.testapp.models import Article
 
 User = get_user_model()
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
-    """Every batch handed to live delivery (instead of the channel layer)."""
-    batches: list[list[delivery.Message]] = []
-    monkeypatch.setattr(delivery, "send", lambda messages: batches.append(list(messages)))
-    return batches
 
 
 @pytest.fixture
@@ -246,6 +237,47 @@ def test_query_count_is_exactly_the_same_on_postgres(db: None) -> None:
         pytest.skip("PostgreSQL only (DATABASE_URL=postgres://...): SQLite splits large INSERTs")
     users = make_users(103)
     assert _queries_for(users[:3]) == _queries_for(users[3:])
+
+
+# The statements of one notify(), without the transaction's own (BEGIN, SAVEPOINT, RELEASE ...):
+# one upsert of the inbox rows (which allocates the seqs) and one INSERT ... SELECT of the rows. On
+# PostgreSQL the upsert is a data-modifying CTE of the INSERT: a single statement.
+STATEMENTS = {"postgresql": 1, "sqlite": 2}
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+
+
+def _statements_of(recipients: Any) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        notify(recipients, "x", title="t")
+    return [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+
+
+@pytest.mark.parametrize("inbox_rows", ["new", "existing"])
+def test_statements_per_notify_are_pinned_per_database(db: None, inbox_rows: str) -> None:
+    users = make_users(5)
+    if inbox_rows == "existing":
+        notify(users, "before")
+    assert len(_statements_of(users[0])) == STATEMENTS[connection.vendor]
+    assert len(_statements_of(users)) == STATEMENTS[connection.vendor]
+    before = [[1]] * 5 if inbox_rows == "existing" else [[]] * 5
+    assert [seqs(u) for u in users] == [
+        [*b, len(b) + 1, len(b) + 2] if i == 0 else [*b, len(b) + 1] for i, b in enumerate(before)
+    ]
+
+
+def test_databases_without_upsert_lock_and_advance_the_inboxes(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MySQL has no INSERT ... ON CONFLICT ... DO UPDATE: create, lock, advance, then insert.
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL always takes the single statement")
+    monkeypatch.setattr(type(connection.features), "supports_update_conflicts_with_target", False)
+    notify(alice, "first")
+    statements = _statements_of([alice, bob])
+    assert len(statements) == 4
+    assert "FOR UPDATE" in statements[1] or connection.vendor == "sqlite"  # SQLite locks the file
+    assert (seqs(alice), seqs(bob)) == ([1, 2], [1])
+    assert (api.unread_count(alice), api.unread_count(bob)) == (2, 1)
 
 
 # Fields
@@ -650,13 +682,6 @@ def test_missing_channel_layer_does_not_raise(
 
 
 # Real delivery through the layer, and async code
-
-
-@pytest.fixture
-async def close_thread_connections() -> Any:
-    """Close the database connection of sync_to_async's worker thread after an async test."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 @pytest.mark.django_db(transaction=True)

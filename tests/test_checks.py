@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.core.checks import Error, Tags, Warning, run_checks
 
 from notifications import checks
+from notifications.conf import app_settings
+from notifications.exceptions import NotificationsImproperlyConfigured
 from notifications.layers import redis_channel_layer
 
 # Our checks' tags: without the model checks, which may need the database (Django 6).
 OUR_TAGS = [Tags.compatibility, Tags.security]
 
+ROOT = Path(__file__).resolve().parent.parent
 MEMORY = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 REDIS = "channels_redis.core.RedisChannelLayer"
 
@@ -73,33 +81,61 @@ def test_e001_follows_the_configured_alias(good: Any) -> None:
     assert checks.check_channel_layer() == []
 
 
-# E002: bad NOTIFICATIONS
+# E002 to E004: bad NOTIFICATIONS, one id per kind of failure
+
+
+@pytest.mark.parametrize("value", [["CATCH_UP_LIMIT"], "PAGE_SIZE=3", 5], ids=repr)
+def test_e002_notifications_is_not_a_dict(good: Any, value: Any) -> None:
+    good.NOTIFICATIONS = value
+    [message] = checks.check_settings()
+    assert message.id == "notifications.E002" and isinstance(message, Error)
+    assert "must be a dict" in message.msg
+
+
+def test_e003_names_each_unknown_key(good: Any) -> None:
+    good.NOTIFICATIONS = {"CATCHUP_LIMIT": 5, "PAGESIZE": 3, "PAGE_SIZE": 3}
+    messages = checks.check_settings()
+    assert ids(messages) == ["notifications.E003", "notifications.E003"]
+    assert "'CATCHUP_LIMIT'" in messages[0].msg and "'PAGESIZE'" in messages[1].msg
+    assert "CATCH_UP_LIMIT" in messages[0].hint  # the known keys
 
 
 @pytest.mark.parametrize(
     "value",
     [
-        {"NO_SUCH_KEY": 1},
         {"CATCH_UP_LIMIT": 0},
         {"CATCH_UP_LIMIT": -5},
         {"CATCH_UP_LIMIT": "200"},
+        {"CATCH_UP_LIMIT": 1.5},
         {"MAX_IDS": None},
         {"PAGE_SIZE": True},
         {"PUBLISH_TIMEOUT": 0.0},
+        {"PUBLISH_TIMEOUT": float("nan")},
         {"GROUP_REFRESH_INTERVAL": 0},
         {"GROUP_REFRESH_INTERVAL": "60"},
         {"GROUP_REFRESH_INTERVAL": False},
+        {"CHANNEL_LAYER": ""},
+        {"CHANNEL_LAYER": 1},
         {"PROJECT_KEY": ""},
         {"PROJECT_KEY": 7},
-        ["CATCH_UP_LIMIT"],
     ],
     ids=repr,
 )
-def test_e002_bad_notifications_setting(good: Any, value: Any) -> None:
+def test_e004_bad_value(good: Any, value: Any) -> None:
     good.NOTIFICATIONS = value
-    messages = checks.check_settings()
-    assert messages and set(ids(messages)) == {"notifications.E002"}
-    assert all(isinstance(m, Error) for m in messages)
+    [message] = checks.check_settings()
+    assert message.id == "notifications.E004" and isinstance(message, Error)
+    [name] = value
+    assert repr(name) in message.msg and "default" in message.hint
+
+
+def test_each_failure_is_reported_once_under_its_id(good: Any) -> None:
+    good.NOTIFICATIONS = {"NOPE": 1, "MAX_IDS": 0, "PAGE_SIZE": "x"}
+    assert ids(checks.check_settings()) == [
+        "notifications.E003",
+        "notifications.E004",
+        "notifications.E004",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +144,9 @@ def test_e002_bad_notifications_setting(good: Any, value: Any) -> None:
         {},
         None,
         {"CATCH_UP_LIMIT": 1},
+        {"CATCH_UP_LIMIT": 200.0},
         {"PUBLISH_TIMEOUT": 0.5},
+        {"RATE_LIMIT_PER_SECOND": 3},
         {"GROUP_REFRESH_INTERVAL": None},
         {"GROUP_REFRESH_INTERVAL": 30},
         {"PROJECT_KEY": "shop-eu"},
@@ -116,40 +154,63 @@ def test_e002_bad_notifications_setting(good: Any, value: Any) -> None:
     ],
     ids=repr,
 )
-def test_e002_quiet_for_good_values(good: Any, value: Any) -> None:
+def test_settings_checks_quiet_for_good_values(good: Any, value: Any) -> None:
     good.NOTIFICATIONS = value
     assert checks.check_settings() == []
 
 
-def test_e002_names_the_unknown_key(good: Any) -> None:
-    good.NOTIFICATIONS = {"CATCHUP_LIMIT": 5}
-    [message] = checks.check_settings()
-    assert "CATCHUP_LIMIT" in message.msg
+def test_the_checks_and_the_settings_object_agree(good: Any) -> None:
+    # One set of rules: whatever the checks accept, app_settings accepts, and the reverse.
+    good.NOTIFICATIONS = {"PAGE_SIZE": 0}
+    assert checks.check_settings()
+    with pytest.raises(NotificationsImproperlyConfigured, match="PAGE_SIZE"):
+        app_settings.PAGE_SIZE  # noqa: B018
+    good.NOTIFICATIONS = {"PAGE_SIZE": 5}
+    assert checks.check_settings() == []
+    assert app_settings.PAGE_SIZE == 5
 
 
-def test_bad_notifications_setting_is_reported_not_raised_by_run_checks(good: Any) -> None:
-    # Every check reads NOTIFICATIONS: an unknown key must give E002, not a traceback.
-    good.NOTIFICATIONS = {"NO_SUCH_KEY": 1}
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [({"NO_SUCH_KEY": 1}, "notifications.E003"), ({"MAX_IDS": 0}, "notifications.E004")],
+)
+def test_bad_notifications_setting_is_reported_not_raised_by_run_checks(
+    good: Any, value: Any, expected: str
+) -> None:
+    # Every check reads NOTIFICATIONS: a broken one must give its error, not a traceback.
+    good.NOTIFICATIONS = value
     messages = run_checks(tags=OUR_TAGS)
-    assert "notifications.E002" in ids(messages)
+    assert expected in ids(messages)
 
 
 # W001: in-memory layer with DEBUG = False
 
 
-def test_w001_in_memory_layer_without_debug(good: Any) -> None:
+@pytest.fixture
+def outside_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in `manage.py check` or a server: no test environment (mail.outbox) set up."""
+    monkeypatch.delattr(mail, "outbox")
+
+
+def test_w001_in_memory_layer_without_debug(good: Any, outside_tests: None) -> None:
     good.CHANNEL_LAYERS = {"default": MEMORY}
     [message] = checks.check_channel_layer()
     assert message.id == "notifications.W001" and isinstance(message, Warning)
 
 
-def test_w001_quiet_with_debug(good: Any) -> None:
+def test_w001_quiet_under_the_test_runner(good: Any) -> None:
+    # Tests run with DEBUG = False in one process: the in-memory layer is right there.
+    good.CHANNEL_LAYERS = {"default": MEMORY}
+    assert checks.check_channel_layer() == []
+
+
+def test_w001_quiet_with_debug(good: Any, outside_tests: None) -> None:
     good.CHANNEL_LAYERS = {"default": MEMORY}
     good.DEBUG = True
     assert checks.check_channel_layer() == []
 
 
-def test_w001_quiet_with_redis(good: Any) -> None:
+def test_w001_quiet_with_redis(good: Any, outside_tests: None) -> None:
     assert "notifications.W001" not in ids(checks.check_channel_layer())
 
 
@@ -308,3 +369,35 @@ def test_checks_are_registered(good: Any) -> None:
     found = ids(run_checks(tags=OUR_TAGS))
     assert "notifications.E001" in found
     assert "notifications.W005" in found
+
+
+# Nothing imports redis unless the configured layer is a Redis one
+
+
+@pytest.mark.parametrize("settings_module", ["tests.settings", "project.settings"])
+def test_an_in_memory_layer_never_imports_redis(settings_module: str) -> None:
+    script = (
+        "import sys, django\n"
+        "from django.core.management import call_command\n"
+        "django.setup()\n"
+        "call_command('check')\n"
+        "print('redis' in sys.modules, 'channels_redis' in sys.modules)\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("NOTIFICATIONS_TEST_", "REDIS_", "DJANGO_"))
+    }
+    env |= {"DJANGO_SETTINGS_MODULE": settings_module, "DJANGO_DEBUG": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] == "False False"
+    # Outside the test runner, W001 is reported for this very configuration.
+    assert "notifications.W001" in done.stderr

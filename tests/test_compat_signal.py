@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.test import TestCase
 
-from notifications import InvalidNotification, InvalidRecipients, delivery, protocol
+from notifications import InvalidNotification, InvalidRecipients, protocol
 from notifications.compat import notify_handler
 from notifications.models import Notification
 from notifications.signals import notify
@@ -19,13 +19,6 @@ from tests.conftest import make_user
 from tests.testapp.models import Article, Project
 
 User = get_user_model()
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
-    batches: list[list[delivery.Message]] = []
-    monkeypatch.setattr(delivery, "send", lambda messages: batches.append(list(messages)))
-    return batches
 
 
 def test_hq_code_works_unchanged(alice: Any, bob: Any) -> None:

@@ -17,13 +17,6 @@ from tests.conftest import make_user
 User = get_user_model()
 
 
-@pytest.fixture
-def client_a(alice: Any) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
 def test_login_page_renders(db: None) -> None:
     response = Client().get("/accounts/login/")
     assert response.status_code == 200
@@ -223,3 +216,10 @@ def test_send_returns_to_a_same_site_next_only(
     response = client_a.post("/send/", data)
     assert response.status_code == 302
     assert response["Location"] == expected
+
+
+def test_favicon_is_served_without_a_404(client_a: Client) -> None:
+    """Pages link the demo's icon, and /favicon.ico (asked for by pages that link none) redirects to it."""
+    assert 'rel="icon" href="/static/demo/favicon.svg"' in client_a.get("/").content.decode()
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == "/static/demo/favicon.svg"

@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from notifications import http, views
+from notifications import http
+from notifications.views import json_api
 from tests import servers
 
 API = [
@@ -77,7 +78,7 @@ def test_a_bug_answers_a_json_500(
     def broken(*args: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views.api, "inbox", broken)
+    monkeypatch.setattr(json_api.api, "inbox", broken)
     assert_json_error(signed_in.get("/notifications/api/unread-count/"), 500, "server_error")
     assert [r.exc_info is not None for r in caplog.records if r.name == "notifications.http"] == [
         True

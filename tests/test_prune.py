@@ -11,13 +11,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.db.models import Count, Q
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from notifications import api, delivery, notify, protocol
-from notifications.models import InboxState, Notification
+from notifications import api, notify, protocol
+from notifications.models import Notification
+from tests.conftest import counts_are_exact
 
 User = get_user_model()
 
@@ -25,13 +25,6 @@ User = get_user_model()
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
-    batches: list[list[delivery.Message]] = []
-    monkeypatch.setattr(delivery, "send", lambda messages: batches.append(list(messages)))
-    return batches
 
 
 def prune(*args: str, stdout: io.StringIO | None = None) -> str:
@@ -46,16 +39,6 @@ def aged(notifications: list[Notification], days: int) -> list[Notification]:
         created_at=timezone.now() - timedelta(days=days)
     )
     return notifications
-
-
-def counts_are_exact() -> None:
-    actual = dict(
-        User.objects.annotate(
-            n=Count("notifications", filter=Q(notifications__read_at__isnull=True))
-        ).values_list("pk", "n")
-    )
-    for state in InboxState.objects.all():
-        assert state.unread_count == actual[state.user_id], state
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import template
@@ -21,7 +20,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from notifications import api, protocol
+from notifications import api, protocol, validation
+from notifications.exceptions import InvalidNotification
 from notifications.models import Notification
 
 register = template.Library()
@@ -33,17 +33,15 @@ BADGE_CAP = 99
 #: The WebSocket path of notifications.routing.websocket_urlpatterns.
 WEBSOCKET_PATH = "/ws/notifications/"
 
-_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
-_HTTP_URL = re.compile(r"^https?://[^/]", re.IGNORECASE)
-
 
 def safe_href(url: object) -> str:
-    """The url if it may become an href: "/path" (not "//host") or http(s)://; else ""."""
-    if not isinstance(url, str) or not url or _UNSAFE_URL_CHARS.search(url):
+    """The url if notify() would accept it (validation.clean_url: "/path" or http(s)://); else ""."""
+    if not isinstance(url, str):
         return ""
-    if url.startswith("/"):
-        return "" if url.startswith("//") else url
-    return url if _HTTP_URL.match(url) else ""
+    try:
+        return validation.clean_url(url)
+    except InvalidNotification:
+        return ""
 
 
 @register.filter(name="notification_href")

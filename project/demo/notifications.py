@@ -1,4 +1,4 @@
-"""The demo's notification rules, discovered at start-up like admin.py. See docs/triggers.md."""
+"""The demo's notification rules, discovered at start-up like admin.py. See docs/rules.md."""
 
 from __future__ import annotations
 

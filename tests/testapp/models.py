@@ -20,7 +20,7 @@ class Article(models.Model):
 
 
 class Project(models.Model):
-    """For the rules of tests/test_hooks.py: a status, an owner, members, a JSON field."""
+    """For the rules of tests/test_rules.py: a status, an owner, members, a JSON field."""
 
     name = models.CharField(max_length=200)
     owner = models.ForeignKey(

@@ -3,10 +3,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from notifications import recipients as resolver
+from notifications import validation
 from notifications.api import notify, notify_many
 from notifications.constants import Level
 from notifications.exceptions import NotificationsError
@@ -33,7 +34,6 @@ class Command(BaseCommand):
         parser.add_argument("--category", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        users = get_user_model()._default_manager
         usernames: list[str] = options["usernames"]
         group: str | None = options.get("group")
         if sum([bool(options["all"]), bool(usernames), group is not None]) != 1:
@@ -45,32 +45,21 @@ class Command(BaseCommand):
                 body = stdin.read().removesuffix("\n")
             except UnicodeDecodeError as exc:
                 raise CommandError(f"The body on stdin is not valid text: {exc}") from None
-        if group is not None:
-            try:
-                recipients: Any = Group.objects.get(name=group)
-            except Group.DoesNotExist:
-                raise CommandError(f"Unknown group: {group!r}.") from None
-        elif options["all"]:
-            recipients = users.filter(is_active=True)
-        else:
-            field = get_user_model().USERNAME_FIELD
-            found = {getattr(u, field): u for u in users.filter(**{f"{field}__in": usernames})}
-            unknown = [name for name in usernames if name not in found]
-            if unknown:
-                raise CommandError(f"Unknown user(s): {', '.join(unknown)}.")
-            recipients = [found[name] for name in usernames]
-        # Everyone, or a whole group: in batches with bounded memory (notify_many).
-        send = notify_many if (group is not None or options["all"]) else _notify_count
+        # The options named as notify()'s arguments are those arguments.
+        fields = {name: options[name] for name in validation.KEYWORDS if name in options}
+        fields["body"] = body
         try:
-            count = send(
-                recipients,
-                options["verb"],
-                title=options["title"],
-                body=body,
-                url=options["url"],
-                level=options["level"],
-                category=options["category"],
-            )
+            if group is not None:
+                recipients: Any = Group.objects.get(name=group)
+            elif options["all"]:
+                recipients = resolver.active_users()
+            else:
+                recipients = resolver.by_username(usernames)
+            # Everyone, or a whole group: in batches with bounded memory (notify_many).
+            send = notify_many if (group is not None or options["all"]) else _notify_count
+            count = send(recipients, options["verb"], **fields)
+        except Group.DoesNotExist:
+            raise CommandError(f"Unknown group: {group!r}.") from None
         except NotificationsError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Notified {count} user(s)."))

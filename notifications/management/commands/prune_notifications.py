@@ -70,7 +70,7 @@ class Command(BaseCommand):
             n = doomed.count()
             self.stdout.write(f"Would delete {n} {what} older than {days} day(s) (dry run).")
             return
-        batch = options["batch_size"] or int(app_settings.BATCH_SIZE)
+        batch = options["batch_size"] or app_settings.BATCH_SIZE
         progress = _Progress(self.stdout, doomed.count()) if self._is_tty() else None
         deleted = delete_many(
             doomed, batch_size=batch, on_batch=progress.update if progress else None

@@ -1,4 +1,4 @@
-"""Declarative model-event rules (notifications/hooks.py) and the demo app's rules."""
+"""Declarative model-event rules (notifications/rules.py) and the demo app's rules."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from notifications import delivery, hooks, notify_on, protocol
-from notifications.hooks import registry
+from notifications import notify_on, protocol, rules
 from notifications.models import InboxState, Notification
+from notifications.rules import registry
 from notifications.testing import assert_not_notified, assert_notified
 from project.demo.models import Comment, Post
 from tests.conftest import make_user
@@ -42,13 +42,6 @@ def rule() -> Iterator[Rule]:
     yield register
     for handler in made:
         registry.unregister(handler)
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[delivery.Message]]:
-    batches: list[list[delivery.Message]] = []
-    monkeypatch.setattr(delivery, "send", lambda messages: batches.append(list(messages)))
-    return batches
 
 
 def titles(user: Any) -> list[str]:
@@ -427,14 +420,14 @@ def test_a_rule_that_raises_does_not_break_the_save(
 
     rule(Project, "created")(to_owner)  # a later rule still runs
     with (
-        caplog.at_level(logging.ERROR, logger="notifications.hooks"),
+        caplog.at_level(logging.ERROR, logger="notifications.rules"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         project = Project.objects.create(name="Apollo", owner=alice)
     assert Project.objects.filter(pk=project.pk).exists()
     assert titles(alice) == ["Apollo"]
     [record] = caplog.records
-    assert "tests.test_hooks.test_a_rule_that_raises_does_not_break_the_save.<locals>.broken" in (
+    assert "tests.test_rules.test_a_rule_that_raises_does_not_break_the_save.<locals>.broken" in (
         record.getMessage()
     )
     assert "bug in the rule" in caplog.text
@@ -452,7 +445,7 @@ def test_a_failure_in_change_detection_does_not_break_the_save(
     def broken(*args: Any) -> None:
         raise ValueError("cannot compare")
 
-    monkeypatch.setattr(hooks, "_changes", broken)
+    monkeypatch.setattr(rules, "_changes", broken)
     project.name = "Saved anyway"
     project.save()
     assert Project.objects.get().name == "Saved anyway"
@@ -585,7 +578,7 @@ def test_the_decorator_returns_the_handler_and_names_the_rule(rule: Rule) -> Non
     [registered] = registry.rules(Article)
     assert (
         registered.name
-        == "tests.test_hooks.test_the_decorator_returns_the_handler_and_names_the_rule.<locals>.handler"
+        == "tests.test_rules.test_the_decorator_returns_the_handler_and_names_the_rule.<locals>.handler"
     )
 
 
@@ -603,7 +596,7 @@ def test_autodiscover_imports_each_apps_notifications_module(
     monkeypatch.setattr(
         "django.utils.module_loading.autodiscover_modules", lambda *names: imported.extend(names)
     )
-    hooks.autodiscover()
+    rules.autodiscover()
     assert imported == ["notifications"]
 
 
@@ -733,3 +726,15 @@ async def test_demo_comment_reaches_the_authors_open_socket(settings: Any) -> No
         assert frame["notification"]["actor"]["display"] == "bob"
     finally:
         await socket.disconnect()
+
+
+def test_the_old_module_name_works_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop("notifications.hooks", None)
+    with pytest.warns(DeprecationWarning, match=r"notifications\.rules"):
+        hooks = importlib.import_module("notifications.hooks")
+    assert hooks.notify_on is notify_on
+    assert hooks.registry is registry
+    assert hooks.Registry is rules.Registry  # every name, through the module's __getattr__

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connections
 from django.test import AsyncClient, Client
 from django.urls import reverse
 
@@ -23,13 +22,6 @@ MARK_ALL_READ = "/notifications/api/mark-all-read/"
 DELETE = "/notifications/api/delete/"
 POSTS = [MARK_READ, MARK_ALL_READ, DELETE]
 GETS = [LIST, COUNT]
-
-
-@pytest.fixture
-def client_a(alice: Any) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
 
 
 def make(user: Any, n: int) -> list[int]:
@@ -417,12 +409,6 @@ def test_an_inactive_user_is_treated_as_anonymous(alice: Any) -> None:
 
 
 # Marking read over HTTP reaches the user's sockets
-
-
-@pytest.fixture
-async def close_thread_connections() -> Any:
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 async def _listen(user: Any) -> tuple[Any, str]:

@@ -1,0 +1,95 @@
+"""The HTML list page, /notifications/: server-rendered, paginated by seq, usable without JavaScript
+(mark read / mark all read / delete are POST forms that redirect back); notifications.js keeps it live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST, require_safe
+
+from notifications import api
+from notifications.conf import app_settings
+from notifications.exceptions import InvalidNotification, NotificationNotFound
+from notifications.templatetags.notifications import client_config, safe_href
+from notifications.views.base import cursor, ids, seq_page
+
+
+@login_required
+@require_safe
+def notification_page(request: HttpRequest) -> HttpResponse:
+    """The full list, newest first: ?filter=unread|all, ?before=<seq> for older pages."""
+    unread_only = request.GET.get("filter") == "unread"
+    try:
+        before = cursor(request.GET, "before")
+    except InvalidNotification:
+        before = None
+    page, more = seq_page(
+        request.user,
+        unread=unread_only,
+        before=before,
+        after=None,
+        limit=app_settings.PAGE_SIZE,
+    )
+    current = "unread" if unread_only else "all"
+    return render(
+        request,
+        "notifications/list.html",
+        {
+            "notifications": [(n, safe_href(n.url)) for n in page],
+            "filter": current,
+            "first_page": before is None,
+            "next_before": page[-1].seq if more else None,
+            "config": client_config(request),
+            "here": request.get_full_path(),
+        },
+    )
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Redirect to the `next` field if it is a URL of this site, else to the list page."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("notifications:list")
+    return redirect(target)
+
+
+def _page_change(request: HttpRequest, change: Callable[[], list[int]], done: str) -> HttpResponse:
+    try:
+        ids = change()
+    except (InvalidNotification, NotificationNotFound) as exc:
+        messages.error(request, str(exc), fail_silently=True)
+    else:
+        messages.success(request, done.format(count=len(ids)), fail_silently=True)
+    return _back(request)
+
+
+@login_required
+@require_POST
+def page_mark_read(request: HttpRequest) -> HttpResponse:
+    """Form post: mark the `ids` read, then go back."""
+    return _page_change(
+        request, lambda: api.mark_read(request.user, ids(request)), "Marked {count} as read."
+    )
+
+
+@login_required
+@require_POST
+def page_mark_all_read(request: HttpRequest) -> HttpResponse:
+    """Form post: mark everything read, then go back."""
+    return _page_change(request, lambda: api.mark_all_read(request.user), "Marked {count} as read.")
+
+
+@login_required
+@require_POST
+def page_delete(request: HttpRequest) -> HttpResponse:
+    """Form post: delete the `ids`, then go back."""
+    return _page_change(request, lambda: api.delete(request.user, ids(request)), "Deleted {count}.")
