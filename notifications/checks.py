@@ -20,9 +20,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
     except NotificationsImproperlyConfigured as exc:
         return [Error(str(exc), hint=DOCS, id="notifications.E002")]
     errors: list[CheckMessage] = []
-    positive = [
-        k for k, v in values.items() if k not in {"CHANNEL_LAYER", "GROUP_REFRESH_INTERVAL"}
-    ]
+    special = {"CHANNEL_LAYER", "GROUP_REFRESH_INTERVAL", "SYNC_INTERVAL", "TRANSPORT", "GC_TUNING"}
+    positive = [k for k in values if k not in special]
     for name in positive:
         value = values[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -33,14 +32,35 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                     id="notifications.E002",
                 )
             )
-    refresh = values["GROUP_REFRESH_INTERVAL"]
-    if refresh is not None and (
-        isinstance(refresh, bool) or not isinstance(refresh, int | float) or refresh <= 0
-    ):
+    optional = {
+        "GROUP_REFRESH_INTERVAL": "None re-joins every half group_expiry (at most every five minutes).",
+        "SYNC_INTERVAL": "None checks every 10 s (1.5 s with the in-memory layer).",
+    }
+    for name, hint in optional.items():
+        value = values[name]
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        ):
+            errors.append(
+                Error(
+                    f"NOTIFICATIONS[{name!r}] must be None or a positive number.",
+                    hint=hint,
+                    id="notifications.E002",
+                )
+            )
+    if values["TRANSPORT"] not in {"auto", "layer"}:
         errors.append(
             Error(
-                "NOTIFICATIONS['GROUP_REFRESH_INTERVAL'] must be None or a positive number.",
-                hint="None re-joins every half group_expiry (at most every five minutes).",
+                f"NOTIFICATIONS['TRANSPORT'] must be 'auto' or 'layer', not {values['TRANSPORT']!r}.",
+                hint="'auto' uses the Redis fan-out when the layer is channels-redis.",
+                id="notifications.E002",
+            )
+        )
+    if not isinstance(values["GC_TUNING"], bool):
+        errors.append(
+            Error(
+                "NOTIFICATIONS['GC_TUNING'] must be True or False.",
+                hint="Remove it to use the default, True.",
                 id="notifications.E002",
             )
         )

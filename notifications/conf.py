@@ -46,6 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "PUBLISH_CONCURRENCY": 64,
     # Seconds a publish may take before it is abandoned (the database still has the rows).
     "PUBLISH_TIMEOUT": 5.0,
+    # "auto": live delivery over one Redis pub/sub subscription per server process, on the hosts of the
+    # CHANNEL_LAYER when it is channels-redis (else through the layer). "layer": always group_send.
+    "TRANSPORT": "auto",
+    # Seconds between a server process's checks of its sockets against the database (one query), which
+    # heal a lost push. None: 10 s, or 1.5 s when the layer cannot cross processes (in-memory).
+    "SYNC_INTERVAL": None,
+    # gc.freeze() and higher GC thresholds in a server process when its first socket opens.
+    "GC_TUNING": True,
     # Page size of the JSON list, and its maximum.
     "PAGE_SIZE": 20,
     "MAX_PAGE_SIZE": 100,

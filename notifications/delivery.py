@@ -1,4 +1,7 @@
-"""Live delivery: after-commit publishing to the recipients' channel-layer groups.
+"""Live delivery: after-commit publishing to the recipients' groups.
+
+Through the Redis fan-out of transport.py when the channel layer is channels-redis (one PUBLISH per
+500 messages per host), else through the channel layer (one ``group_send`` per message).
 
 The database is the source of truth; this is only the fast path, and it never raises into the caller.
 Whatever it fails to deliver, a client gets from the database on reconnect (catch-up by seq).
@@ -25,12 +28,12 @@ from typing import Any
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
-from notifications import protocol
+from notifications import protocol, transport
 from notifications.conf import app_settings
 
 logger = logging.getLogger("notifications.delivery")
 
-Message = tuple[str, dict[str, Any]]
+Message = transport.Message
 
 
 class _PublisherLoop:
@@ -109,13 +112,22 @@ def _loop_limit(size: int) -> asyncio.Semaphore:
 
 
 async def send_async(messages: Sequence[Message]) -> None:
-    """Group-send every message, ``PUBLISH_CONCURRENCY`` at a time; log failures, never raise.
+    """Publish every message; log failures, never raise."""
+    if not messages:
+        return
+    fanout = transport.redis_fanout()
+    if fanout is not None:
+        await transport.publish(fanout, messages)
+    else:
+        await _group_send(messages)
+
+
+async def _group_send(messages: Sequence[Message]) -> None:
+    """Group-send every message, ``PUBLISH_CONCURRENCY`` at a time.
 
     On the first failure the rest are dropped: a layer that is down or hanging would otherwise cost a
     timeout per message, and the database already holds everything for catch-up.
     """
-    if not messages:
-        return
     layer = get_channel_layer(app_settings.CHANNEL_LAYER)
     if layer is None:
         logger.warning("No channel layer %r: live delivery is off.", app_settings.CHANNEL_LAYER)
