@@ -38,6 +38,8 @@ from notifications import protocol
 from notifications.conf import app_settings
 
 logger = logging.getLogger("notifications.transport")
+# Sending is delivery's business: its failures are logged where the channel layer's are.
+send_logger = logging.getLogger("notifications.delivery")
 
 Message = tuple[str, dict[str, Any]]
 
@@ -225,8 +227,8 @@ async def publish(fanout: RedisFanout, messages: Sequence[Message]) -> None:
     )
     for index, result in zip(hosts, results, strict=True):
         if isinstance(result, Exception):
-            logger.warning(
-                "Live delivery through Redis host %d failed (%s: %s); %d of %d messages not sent. "
+            send_logger.warning(
+                "Live delivery failed on Redis host %d (%s: %s); %d of %d messages not sent. "
                 "Their sockets catch up from the database.",
                 index,
                 type(result).__name__,

@@ -661,7 +661,11 @@ async def close_thread_connections() -> Any:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
-async def test_committed_notification_reaches_the_users_group(alice: Any, any_layer: str) -> None:
+async def test_committed_notification_reaches_the_users_group(
+    alice: Any, any_layer: str, settings: Any
+) -> None:
+    # Through the channel layer's group (the Redis fan-out's own tests are in test_delivery.py).
+    settings.NOTIFICATIONS = {"TRANSPORT": "layer"}
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(protocol.user_group(alice.pk), channel)
