@@ -10,22 +10,28 @@ Sync callers (views, commands, workers) must not pay for a new event loop and a 
 per send, which is what a bare ``async_to_sync(group_send)`` costs outside a server. So:
 
 - in a thread that a server's event loop runs through ``sync_to_async`` (views under daphne, consumers),
-  one ``async_to_sync`` per batch runs the sends on that loop, with that loop's connection pool;
-- anywhere else, the sends run on one long-lived publisher loop in a daemon thread, whose connection
+  the sends are queued to that loop, with that loop's connection pool;
+- anywhere else, they are queued to one long-lived publisher loop in a daemon thread, whose connection
   pool lives as long as the process.
+
+Either way the caller does not wait, one task per loop publishes the queue in order, and ``flush()``
+(also run at exit) waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
+import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 
 from notifications import protocol, transport
@@ -74,17 +80,78 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return None
 
 
-def run_sync(make: Callable[[], Awaitable[None]]) -> None:
-    """Run a coroutine from sync code on the right loop and wait for it."""
-    if _server_loop() is not None:
-        async_to_sync(_as_coroutine)(make)
-        return
-    future = asyncio.run_coroutine_threadsafe(_as_coroutine(make), _publisher.get())
-    future.result()
+class _Outbox:
+    """What sync code sent to one event loop, published in order by one task of that loop.
+
+    ``send()`` only appends and returns: a caller never waits for Redis, and messages that pile up
+    while a publish is in flight leave together in the next one (one pipeline per host).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lock = threading.Lock()
+        self.pending: deque[Message] = deque()
+        self.flusher: asyncio.Task[None] | None = None
+        self.scheduled = False
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def put(self, messages: Sequence[Message]) -> None:
+        with self.lock:
+            self.pending.extend(messages)
+            self.idle.clear()
+            if self.scheduled:
+                return
+            self.scheduled = True
+        self.loop.call_soon_threadsafe(self._start)
+
+    def _start(self) -> None:
+        self.flusher = self.loop.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while True:
+            with self.lock:
+                batch = list(self.pending)
+                self.pending.clear()
+                if not batch:
+                    self.scheduled = False
+                    self.idle.set()
+                    return
+            try:
+                await send_async(batch)
+            except Exception:
+                logger.exception("Live delivery failed; sockets catch up from the database.")
 
 
-async def _as_coroutine(make: Callable[[], Awaitable[None]]) -> None:
-    await make()
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = (
+    weakref.WeakKeyDictionary()
+)
+_outboxes_lock = threading.Lock()
+
+
+def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
+    with _outboxes_lock:
+        box = _outboxes.get(loop)
+        if box is None:
+            box = _outboxes[loop] = _Outbox(loop)
+        return box
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Wait until what sync code sent so far is published (or failed); False on timeout.
+
+    Runs at exit, so a short-lived process (a management command) does not drop its last pushes.
+    """
+    deadline = time.monotonic() + timeout
+    with _outboxes_lock:
+        boxes = list(_outboxes.values())
+    return all(
+        box.loop.is_closed() or box.idle.wait(max(0.0, deadline - time.monotonic()))
+        for box in boxes
+    )
+
+
+atexit.register(flush)
 
 
 _limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]] = (
@@ -159,11 +226,15 @@ async def _group_send(messages: Sequence[Message]) -> None:
 
 
 def send(messages: Sequence[Message]) -> None:
-    """``send_async`` for sync code. Never raises."""
+    """``send_async`` for sync code, queued, without waiting. Never raises.
+
+    On the event loop of the server that runs this thread (views under daphne), else on the
+    process's publisher loop, whose connection pool lives as long as the process.
+    """
     if not messages:
         return
     try:
-        run_sync(lambda: send_async(messages))
+        _outbox(_server_loop() or _publisher.get()).put(messages)
     except Exception:
         logger.exception("Live delivery failed; recipients get it from the database on reconnect.")
 

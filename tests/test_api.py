@@ -576,6 +576,7 @@ def test_redis_down_does_not_raise_and_keeps_the_rows(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="notifications"):
         created = notify([alice, bob], "x", title="saved anyway")
+        assert delivery.flush()  # the push is published (here: fails) after notify() returns
     assert len(created) == 2
     assert Notification.objects.filter(title="saved anyway").count() == 2
     assert api.unread_count(alice) == 1 and api.unread_count(bob) == 1
@@ -595,6 +596,7 @@ def test_redis_down_inside_a_transaction(
         with django_capture_on_commit_callbacks(execute=True):
             notify(alice, "x")
         api.mark_read(alice, list(Notification.objects.values_list("pk", flat=True)))
+        assert delivery.flush()
     assert api.unread_count(alice) == 0
     assert "Live delivery failed" in caplog.text
 
@@ -617,6 +619,7 @@ def test_a_hanging_redis_costs_at_most_the_publish_timeout(
             with caplog.at_level(logging.WARNING, logger="notifications"):
                 start = time.monotonic()
                 created = notify(alice, "x")
+                assert delivery.flush()
                 elapsed = time.monotonic() - start
         finally:
             channel_layers.backends.clear()
@@ -633,6 +636,7 @@ def test_broken_channel_layer_backend_does_not_raise(
     try:
         with caplog.at_level(logging.WARNING, logger="notifications"):
             assert len(notify(alice, "x")) == 1
+            assert delivery.flush()
     finally:
         channel_layers.backends.clear()
     assert Notification.objects.count() == 1
@@ -646,6 +650,7 @@ def test_missing_channel_layer_does_not_raise(
     settings.NOTIFICATIONS = {"CHANNEL_LAYER": "absent"}
     with caplog.at_level(logging.WARNING, logger="notifications"):
         assert len(notify(alice, "x")) == 1
+        assert delivery.flush()
     assert "live delivery is off" in caplog.text
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import redis
-from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import connections
@@ -64,15 +63,19 @@ def send_spy(monkeypatch: pytest.MonkeyPatch) -> SendSpy:
 
 
 @pytest.fixture
-def async_to_sync_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every async_to_sync() made by the delivery module."""
+def blocked_callers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every time the delivery module made a sync caller wait for an event loop (async_to_sync)."""
+    import asgiref.sync
+
     calls: list[Any] = []
+    original = asgiref.sync.AsyncToSync.__call__
 
-    def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(func)
-        return async_to_sync(func, *args, **kwargs)
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self.awaitable, "__module__", "") == "notifications.delivery":
+            calls.append(self.awaitable)
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(delivery, "async_to_sync", counting)
+    monkeypatch.setattr(asgiref.sync.AsyncToSync, "__call__", counting)
     return calls
 
 
@@ -95,28 +98,30 @@ def concurrency(settings: Any, any_layer: str) -> int:
 
 
 def test_fan_out_from_sync_code_runs_in_batches_on_one_publisher_loop(
-    any_layer: str, concurrency: int, send_spy: SendSpy, async_to_sync_calls: list[Any]
+    any_layer: str, concurrency: int, send_spy: SendSpy, blocked_callers: list[Any]
 ) -> None:
     users = make_users(300)
     notify(get_user_model().objects.all(), "broadcast")
+    assert delivery.flush()
     assert sorted(send_spy.groups) == sorted(protocol.user_group(u.pk) for u in users)
     assert {id(loop) for loop in send_spy.loops} == {id(delivery._publisher.get())}
     assert send_spy.max_in_flight == concurrency
-    assert async_to_sync_calls == []  # no event loop started per send, nor per call
+    assert blocked_callers == []  # no event loop started per send, nor per call
 
 
 async def test_fan_out_from_a_server_thread_runs_on_the_server_loop(
-    any_layer: str, concurrency: int, send_spy: SendSpy, async_to_sync_calls: list[Any]
+    any_layer: str, concurrency: int, send_spy: SendSpy, blocked_callers: list[Any]
 ) -> None:
     from asgiref.sync import sync_to_async
 
     await sync_to_async(make_users)(120)
     # anotify runs notify() in a thread of this loop, as a view under daphne does.
     await anotify(await sync_to_async(list)(get_user_model().objects.all()), "broadcast")
+    assert await sync_to_async(delivery.flush)()
     assert len(send_spy.groups) == 120
     assert {id(loop) for loop in send_spy.loops} == {id(asyncio.get_running_loop())}
     assert send_spy.max_in_flight == concurrency
-    assert len(async_to_sync_calls) == 1  # one hop to the server loop for the whole fan-out
+    assert blocked_callers == []  # queued to the server loop: the view's thread does not wait
 
 
 async def test_concurrent_fan_outs_on_one_server_loop_share_the_send_limit(
@@ -143,6 +148,7 @@ async def test_concurrent_fan_outs_on_one_server_loop_share_the_send_limit(
         await asyncio.gather(
             *(sync_to_async(broadcast, thread_sensitive=False)() for _ in range(3))
         )
+        assert await sync_to_async(delivery.flush)()
     assert [r.getMessage() for r in caplog.records if r.name == "notifications.delivery"] == []
     assert len(send_spy.groups) == 900
     assert send_spy.max_in_flight == concurrency
@@ -166,6 +172,16 @@ class FanoutListener:
             assert message is not None, f"{len(found)} of {count} PUBLISHes arrived"
             found.append(protocol.unpack_fanout(message["data"]))
         assert self.pubsub.get_message(timeout=0.2) is None
+        return found
+
+    def pushes(self, count: int) -> list[dict[str, Any]]:
+        """The next `count` messages, however many PUBLISHes carried them."""
+        found: list[dict[str, Any]] = []
+        while len(found) < count:
+            message = self.pubsub.get_message(timeout=5)
+            assert message is not None, f"{len(found)} of {count} messages arrived"
+            found += [m for _, m in protocol.unpack_fanout(message["data"])]
+        assert len(found) == count and self.pubsub.get_message(timeout=0.2) is None
         return found
 
     def close(self) -> None:
@@ -200,7 +216,7 @@ def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[asyncio.AbstractEventLoop
 def test_a_broadcast_over_redis_is_one_pipeline_of_publishes_of_500(
     listener: FanoutListener,
     pipelines: list[asyncio.AbstractEventLoop],
-    async_to_sync_calls: list[Any],
+    blocked_callers: list[Any],
 ) -> None:
     users = make_users(1200)
     created = notify(get_user_model().objects.all(), "broadcast")
@@ -216,14 +232,14 @@ def test_a_broadcast_over_redis_is_one_pipeline_of_publishes_of_500(
         for u in users
     ]
     assert [id(loop) for loop in pipelines] == [id(delivery._publisher.get())]  # one round trip
-    assert async_to_sync_calls == []
+    assert blocked_callers == []
 
 
 @pytest.mark.redis
 async def test_a_broadcast_over_redis_from_a_server_thread_runs_on_the_server_loop(
     listener: FanoutListener,
     pipelines: list[asyncio.AbstractEventLoop],
-    async_to_sync_calls: list[Any],
+    blocked_callers: list[Any],
 ) -> None:
     from asgiref.sync import sync_to_async
 
@@ -232,7 +248,7 @@ async def test_a_broadcast_over_redis_from_a_server_thread_runs_on_the_server_lo
     [batch] = await sync_to_async(listener.batches)(1)
     assert len(batch) == 120
     assert [id(loop) for loop in pipelines] == [id(asyncio.get_running_loop())]
-    assert len(async_to_sync_calls) == 1
+    assert blocked_callers == []
 
 
 @pytest.mark.redis
@@ -260,10 +276,11 @@ async def test_concurrent_broadcasts_on_one_server_loop_wait_for_a_bounded_pool(
         await asyncio.gather(
             *(sync_to_async(broadcast, thread_sensitive=False)() for _ in range(8))
         )
+        assert await sync_to_async(delivery.flush)()
     assert [r.getMessage() for r in caplog.records] == []
     assert len(opened) <= 2
-    batches = await sync_to_async(listener.batches)(8)
-    assert sorted(len(b) for b in batches) == [50] * 8
+    # Broadcasts queued while one is being published leave together: 400 pushes, 1 to 8 PUBLISHes.
+    assert len(await sync_to_async(listener.pushes)(400)) == 400
 
 
 @pytest.mark.redis
@@ -274,11 +291,14 @@ def test_single_notify_calls_from_sync_code_reuse_a_few_redis_connections(
     with counting_redis_connections() as opened:
         for i in range(200):
             notify(alice, "single", title=str(i))
+        assert delivery.flush()
     # A naive async_to_sync(group_send) per call opens one connection per call (200 here); the
     # fan-out's pool may even be open already, from an earlier send of this process.
     assert len(opened) <= 2
-    pushes = [message for [(_, message)] in listener.batches(200)]
-    assert [push["seq"] for push in pushes] == list(range(1, 201))  # and every one was sent
+    # Calls made while a publish is in flight leave together, in order.
+    assert [push["seq"] for push in listener.pushes(200)] == list(
+        range(1, 201)
+    )  # and every one was sent
 
 
 @pytest.mark.redis
@@ -296,6 +316,7 @@ def test_redis_down_never_raises_and_the_publisher_loop_survives(
     start = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="notifications"):
         created = notify(alice, "while down")
+        assert delivery.flush()
     assert time.monotonic() - start < 10
     assert [r.name for r in caplog.records] == ["notifications.delivery"]
     assert Notification.objects.get(pk=created[0].pk).seq == 2  # the row is saved
