@@ -334,6 +334,11 @@ class Hub:
                         exc,
                     )
                 failures += 1
+            except Exception:
+                # A bug, not an outage: keep the process subscribed all the same.
+                self.subscribed[index].clear()
+                logger.exception("The subscription to Redis host %d failed; reconnecting.", index)
+                failures += 1
             finally:
                 await asyncio.gather(pubsub.aclose(), client.aclose(), return_exceptions=True)
             await asyncio.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS)) - 1])
