@@ -5,6 +5,7 @@ Tests that need Redis switch CHANNEL_LAYERS with the `redis_layer` fixture (test
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -76,7 +77,7 @@ if os.environ.get("NOTIFICATIONS_TEST_REDIS_URL") and _test_db:
 
     CHANNEL_LAYERS = {
         "default": redis_channel_layer(
-            os.environ["NOTIFICATIONS_TEST_REDIS_URL"],
+            os.environ["NOTIFICATIONS_TEST_REDIS_URL"].split(","),  # several: sharded
             prefix=os.environ.get("NOTIFICATIONS_TEST_REDIS_PREFIX", "asgi"),
         )
     }
@@ -87,4 +88,5 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
-NOTIFICATIONS: dict[str, object] = {}
+# Subprocesses (daphne) get their NOTIFICATIONS as JSON in this variable.
+NOTIFICATIONS: dict[str, object] = json.loads(os.environ.get("NOTIFICATIONS_TEST_SETTINGS", "{}"))
