@@ -19,7 +19,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -56,6 +56,14 @@ DEFAULTS: dict[str, Any] = {
     "PUBLISH_CONCURRENCY": 64,
     # Seconds a publish may take before it is abandoned (the database still has the rows).
     "PUBLISH_TIMEOUT": 5.0,
+    # "auto": live delivery over one Redis pub/sub subscription per server process, on the hosts of the
+    # CHANNEL_LAYER when it is channels-redis (else through the layer). "layer": always group_send.
+    "TRANSPORT": "auto",
+    # Seconds between a server process's checks of its sockets against the database (one query), which
+    # heal a lost push. None: 10 s, or 1.5 s when the layer cannot cross processes (in-memory).
+    "SYNC_INTERVAL": None,
+    # gc.freeze() and higher GC thresholds in a server process when its first socket opens.
+    "GC_TUNING": True,
     # Page size of the JSON list, and its maximum.
     "PAGE_SIZE": 20,
     "MAX_PAGE_SIZE": 100,
@@ -67,7 +75,8 @@ class NotificationsSettings:
     """The validated values of ``settings.NOTIFICATIONS``, one field per key of ``DEFAULTS``.
 
     A field's type is its rule: ``str`` is a non-empty string, ``int`` a positive integer, ``float`` a
-    positive number (an int is converted), ``float | None`` and ``str | None`` those or None.
+    positive number (an int is converted), ``float | None`` and ``str | None`` those or None, ``bool``
+    True or False, a ``Literal`` one of its values.
     """
 
     CHANNEL_LAYER: str
@@ -82,6 +91,9 @@ class NotificationsSettings:
     BATCH_SIZE: int
     PUBLISH_CONCURRENCY: int
     PUBLISH_TIMEOUT: float
+    TRANSPORT: Literal["auto", "layer"]
+    SYNC_INTERVAL: float | None
+    GC_TUNING: bool
     PAGE_SIZE: int
     MAX_PAGE_SIZE: int
 
@@ -138,7 +150,23 @@ def _optional_non_empty_string(value: object) -> str | None:
         raise ValueError("None or a non-empty string") from None
 
 
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("True or False")
+    return value
+
+
+def _convert(field_type: object, value: object) -> object:
+    if typing.get_origin(field_type) is Literal:
+        choices = typing.get_args(field_type)
+        if value not in choices:
+            raise ValueError("one of " + ", ".join(repr(c) for c in choices))
+        return value
+    return _CONVERTERS[field_type](value)
+
+
 _CONVERTERS: dict[object, Callable[[object], object]] = {
+    bool: _boolean,
     int: _positive_int,
     float: _positive_number,
     float | None: _optional_positive_number,
@@ -180,7 +208,7 @@ def _parse(user: object) -> tuple[dict[str, object], list[SettingsProblem]]:
     for name, default in DEFAULTS.items():
         value = user.get(name, default)
         try:
-            values[name] = _CONVERTERS[_FIELD_TYPES[name]](value)
+            values[name] = _convert(_FIELD_TYPES[name], value)
         except ValueError as exc:
             found.append(
                 SettingsProblem(

@@ -1,4 +1,7 @@
-"""Live delivery: after-commit publishing to the recipients' channel-layer groups.
+"""Live delivery: after-commit publishing to the recipients' groups.
+
+Through the Redis fan-out of transport.py when the channel layer is channels-redis (one PUBLISH per
+500 messages per host), else through the channel layer (one ``group_send`` per message).
 
 The database is the source of truth; this is only the fast path, and it never raises into the caller.
 Whatever it fails to deliver, a client gets from the database on reconnect (catch-up by seq).
@@ -7,30 +10,36 @@ Sync callers (views, commands, workers) must not pay for a new event loop and a 
 per send, which is what a bare ``async_to_sync(group_send)`` costs outside a server. So:
 
 - in a thread that a server's event loop runs through ``sync_to_async`` (views under daphne, consumers),
-  one ``async_to_sync`` per batch runs the sends on that loop, with that loop's connection pool;
-- anywhere else, the sends run on one long-lived publisher loop in a daemon thread, whose connection
+  the sends are queued to that loop, with that loop's connection pool;
+- anywhere else, they are queued to one long-lived publisher loop in a daemon thread, whose connection
   pool lives as long as the process.
+
+Either way the caller does not wait, one task per loop publishes the queue in order, and ``flush()``
+(also run at exit) waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
+import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 
-from notifications import protocol
+from notifications import protocol, transport
 from notifications.conf import app_settings
 
 logger = logging.getLogger("notifications.delivery")
 
-Message = tuple[str, dict[str, Any]]
+Message = transport.Message
 
 
 class _PublisherLoop:
@@ -71,17 +80,78 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return None
 
 
-def run_sync(make: Callable[[], Awaitable[None]]) -> None:
-    """Run a coroutine from sync code on the right loop and wait for it."""
-    if _server_loop() is not None:
-        async_to_sync(_as_coroutine)(make)
-        return
-    future = asyncio.run_coroutine_threadsafe(_as_coroutine(make), _publisher.get())
-    future.result()
+class _Outbox:
+    """What sync code sent to one event loop, published in order by one task of that loop.
+
+    ``send()`` only appends and returns: a caller never waits for Redis, and messages that pile up
+    while a publish is in flight leave together in the next one (one pipeline per host).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lock = threading.Lock()
+        self.pending: deque[Message] = deque()
+        self.flusher: asyncio.Task[None] | None = None
+        self.scheduled = False
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def put(self, messages: Sequence[Message]) -> None:
+        with self.lock:
+            self.pending.extend(messages)
+            self.idle.clear()
+            if self.scheduled:
+                return
+            self.scheduled = True
+        self.loop.call_soon_threadsafe(self._start)
+
+    def _start(self) -> None:
+        self.flusher = self.loop.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while True:
+            with self.lock:
+                batch = list(self.pending)
+                self.pending.clear()
+                if not batch:
+                    self.scheduled = False
+                    self.idle.set()
+                    return
+            try:
+                await send_async(batch)
+            except Exception:
+                logger.exception("Live delivery failed; sockets catch up from the database.")
 
 
-async def _as_coroutine(make: Callable[[], Awaitable[None]]) -> None:
-    await make()
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = (
+    weakref.WeakKeyDictionary()
+)
+_outboxes_lock = threading.Lock()
+
+
+def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
+    with _outboxes_lock:
+        box = _outboxes.get(loop)
+        if box is None:
+            box = _outboxes[loop] = _Outbox(loop)
+        return box
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Wait until what sync code sent so far is published (or failed); False on timeout.
+
+    Runs at exit, so a short-lived process (a management command) does not drop its last pushes.
+    """
+    deadline = time.monotonic() + timeout
+    with _outboxes_lock:
+        boxes = list(_outboxes.values())
+    return all(
+        box.loop.is_closed() or box.idle.wait(max(0.0, deadline - time.monotonic()))
+        for box in boxes
+    )
+
+
+atexit.register(flush)
 
 
 _limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]] = (
@@ -96,7 +166,7 @@ def layer_limit() -> asyncio.Semaphore:
     daphne broadcasting at once) and by the consumers' group joins and leaves (a storm of connects
     or closes): redis-py caps the loop's Redis pool at 100 connections and raises past that.
     """
-    return _loop_limit(max(1, int(app_settings.PUBLISH_CONCURRENCY)))
+    return _loop_limit(app_settings.PUBLISH_CONCURRENCY)
 
 
 def _loop_limit(size: int) -> asyncio.Semaphore:
@@ -109,19 +179,28 @@ def _loop_limit(size: int) -> asyncio.Semaphore:
 
 
 async def send_async(messages: Sequence[Message]) -> None:
-    """Group-send every message, ``PUBLISH_CONCURRENCY`` at a time; log failures, never raise.
+    """Publish every message; log failures, never raise."""
+    if not messages:
+        return
+    fanout = transport.redis_fanout()
+    if fanout is not None:
+        await transport.publish(fanout, messages)
+    else:
+        await _group_send(messages)
+
+
+async def _group_send(messages: Sequence[Message]) -> None:
+    """Group-send every message, ``PUBLISH_CONCURRENCY`` at a time.
 
     On the first failure the rest are dropped: a layer that is down or hanging would otherwise cost a
     timeout per message, and the database already holds everything for catch-up.
     """
-    if not messages:
-        return
     layer = get_channel_layer(app_settings.CHANNEL_LAYER)
     if layer is None:
         logger.warning("No channel layer %r: live delivery is off.", app_settings.CHANNEL_LAYER)
         return
-    timeout = float(app_settings.PUBLISH_TIMEOUT)
-    step = max(1, int(app_settings.PUBLISH_CONCURRENCY))
+    timeout = app_settings.PUBLISH_TIMEOUT
+    step = app_settings.PUBLISH_CONCURRENCY
     limit = layer_limit()
 
     async def send_one(group: str, message: dict[str, Any]) -> None:
@@ -147,11 +226,15 @@ async def send_async(messages: Sequence[Message]) -> None:
 
 
 def send(messages: Sequence[Message]) -> None:
-    """``send_async`` for sync code. Never raises."""
+    """``send_async`` for sync code, queued, without waiting. Never raises.
+
+    On the event loop of the server that runs this thread (views under daphne), else on the
+    process's publisher loop, whose connection pool lives as long as the process.
+    """
     if not messages:
         return
     try:
-        run_sync(lambda: send_async(messages))
+        _outbox(_server_loop() or _publisher.get()).put(messages)
     except Exception:
         logger.exception("Live delivery failed; recipients get it from the database on reconnect.")
 

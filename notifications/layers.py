@@ -11,6 +11,7 @@ This module imports nothing from Django's app registry, so settings may import i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import redis.exceptions
@@ -33,7 +34,7 @@ __all__ = [
 
 
 def redis_channel_layer(
-    url: str,
+    url: str | Sequence[str],
     *,
     capacity: int = RECOMMENDED_CAPACITY,
     group_expiry: int = 86400,
@@ -42,13 +43,18 @@ def redis_channel_layer(
     socket_timeout: float = REDIS_SOCKET_TIMEOUT,
     **host_options: Any,
 ) -> dict[str, Any]:
-    """The CHANNEL_LAYERS entry for one Redis server at `url` (redis:// or rediss://)."""
+    """The CHANNEL_LAYERS entry for the Redis server at `url` (redis:// or rediss://), or several.
+
+    With several URLs, channels-redis and the notifications fan-out both shard users over them by
+    the same hash of the user's group name: every process must list them in the same order.
+    """
+    urls = [url] if isinstance(url, str) else list(url)
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             "hosts": [
                 {
-                    "address": url,
+                    "address": address,
                     "socket_timeout": socket_timeout,
                     "socket_connect_timeout": 5,
                     "health_check_interval": 15,
@@ -59,6 +65,7 @@ def redis_channel_layer(
                     "retry_on_error": [redis.exceptions.ConnectionError],
                     **host_options,
                 }
+                for address in urls
             ],
             "capacity": capacity,
             "group_expiry": group_expiry,

@@ -11,10 +11,12 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+import msgpack
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
@@ -179,6 +181,45 @@ def frame_message(frame: str) -> dict[str, Any]:
 
 def logout_message() -> dict[str, Any]:
     return {"type": LAYER_LOGOUT}
+
+
+# The Redis fan-out (notifications/transport.py): each PUBLISH carries up to FANOUT_BATCH
+# (group, channel-layer message) pairs, msgpack-encoded (the frames inside stay JSON text, unescaped).
+
+FANOUT_BATCH: Final = 500
+_LAYER_TYPES: Final = frozenset({LAYER_PUSH, LAYER_FRAME, LAYER_LOGOUT})
+
+
+def fanout_channel(prefix: str) -> str:
+    """The Redis pub/sub channel of one project (Redis pub/sub ignores the database number)."""
+    return f"{prefix}.notifications.fanout"
+
+
+def pack_fanout(pairs: Sequence[tuple[str, dict[str, Any]]]) -> bytes:
+    packed: bytes = msgpack.packb([[group, message] for group, message in pairs])
+    return packed
+
+
+def unpack_fanout(data: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """The pairs of one fan-out message; ValueError if it is not one (a foreign publisher)."""
+    try:
+        items = msgpack.unpackb(data)
+    except Exception as exc:
+        raise ValueError(f"not a fan-out message: {exc}") from None
+    if not isinstance(items, list):
+        raise ValueError("not a fan-out message: not a list")
+    pairs = []
+    for item in items:
+        if not (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], dict)
+            and item[1].get("type") in _LAYER_TYPES
+        ):
+            raise ValueError("not a fan-out message: bad pair")
+        pairs.append((item[0], item[1]))
+    return pairs
 
 
 # Client frames.

@@ -49,9 +49,12 @@ def free_port() -> int:
 
 
 def redis_layer_config(redis_url: str, **options: Any) -> dict[str, Any]:
-    """The CHANNEL_LAYERS entry the subprocesses use (tests/settings.py), for the test process."""
+    """The CHANNEL_LAYERS entry the subprocesses use (tests/settings.py), for the test process.
+
+    `redis_url` may list several comma-separated URLs: users are sharded over them.
+    """
     options.setdefault("prefix", os.environ.get("NOTIFICATIONS_TEST_REDIS_PREFIX", "asgi"))
-    return redis_channel_layer(redis_url, **options)
+    return redis_channel_layer(redis_url.split(","), **options)
 
 
 def test_db_name() -> str:

@@ -78,7 +78,7 @@ if os.environ.get("NOTIFICATIONS_TEST_REDIS_URL") and _test_db:
 
     CHANNEL_LAYERS = {
         "default": redis_channel_layer(
-            os.environ["NOTIFICATIONS_TEST_REDIS_URL"],
+            os.environ["NOTIFICATIONS_TEST_REDIS_URL"].split(","),  # several: sharded
             prefix=os.environ.get("NOTIFICATIONS_TEST_REDIS_PREFIX", "asgi"),
         )
     }
@@ -89,5 +89,5 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
-# Subprocesses (daphne in fault tests) may get NOTIFICATIONS overrides as JSON.
+# Subprocesses (daphne) get their NOTIFICATIONS as JSON in this variable.
 NOTIFICATIONS: dict[str, object] = json.loads(os.environ.get("NOTIFICATIONS_TEST_SETTINGS", "{}"))

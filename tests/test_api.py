@@ -23,6 +23,7 @@ from notifications import (
     NotificationsError,
     anotify,
     api,
+    delivery,
     notify,
     protocol,
     signals,
@@ -608,6 +609,7 @@ def test_redis_down_does_not_raise_and_keeps_the_rows(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="notifications"):
         created = notify([alice, bob], "x", title="saved anyway")
+        assert delivery.flush()  # the push is published (here: fails) after notify() returns
     assert len(created) == 2
     assert Notification.objects.filter(title="saved anyway").count() == 2
     assert api.unread_count(alice) == 1 and api.unread_count(bob) == 1
@@ -627,6 +629,7 @@ def test_redis_down_inside_a_transaction(
         with django_capture_on_commit_callbacks(execute=True):
             notify(alice, "x")
         api.mark_read(alice, list(Notification.objects.values_list("pk", flat=True)))
+        assert delivery.flush()
     assert api.unread_count(alice) == 0
     assert "Live delivery failed" in caplog.text
 
@@ -649,6 +652,7 @@ def test_a_hanging_redis_costs_at_most_the_publish_timeout(
             with caplog.at_level(logging.WARNING, logger="notifications"):
                 start = time.monotonic()
                 created = notify(alice, "x")
+                assert delivery.flush()
                 elapsed = time.monotonic() - start
         finally:
             channel_layers.backends.clear()
@@ -665,6 +669,7 @@ def test_broken_channel_layer_backend_does_not_raise(
     try:
         with caplog.at_level(logging.WARNING, logger="notifications"):
             assert len(notify(alice, "x")) == 1
+            assert delivery.flush()
     finally:
         channel_layers.backends.clear()
     assert Notification.objects.count() == 1
@@ -678,6 +683,7 @@ def test_missing_channel_layer_does_not_raise(
     settings.NOTIFICATIONS = {"CHANNEL_LAYER": "absent"}
     with caplog.at_level(logging.WARNING, logger="notifications"):
         assert len(notify(alice, "x")) == 1
+        assert delivery.flush()
     assert "live delivery is off" in caplog.text
 
 
@@ -686,7 +692,11 @@ def test_missing_channel_layer_does_not_raise(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
-async def test_committed_notification_reaches_the_users_group(alice: Any, any_layer: str) -> None:
+async def test_committed_notification_reaches_the_users_group(
+    alice: Any, any_layer: str, settings: Any
+) -> None:
+    # Through the channel layer's group (the Redis fan-out's own tests are in test_delivery.py).
+    settings.NOTIFICATIONS = {"TRANSPORT": "layer"}
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(protocol.user_group(alice.pk), channel)

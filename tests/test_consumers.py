@@ -21,7 +21,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
-from notifications import anotify, delivery, notify, protocol
+from notifications import anotify, delivery, notify, protocol, transport
 from notifications.api import amark_read
 from notifications.models import Notification
 from notifications.testing import connect, receive_frame
@@ -191,14 +191,13 @@ async def test_a_push_with_a_seq_gap_is_filled_from_the_database(
     socket, _ = await sockets(alice)
     monkeypatch.setattr(delivery, "send", lambda messages: None)  # the layer "drops" every push
     created = await create_notifications(alice, 3)
-    layer = get_channel_layer()
     group = protocol.user_group(alice.pk)
     third = protocol.push_message(3, protocol.notification_frame(created[2]))
-    await layer.group_send(group, third)
+    await delivery.send_async([(group, third)])
     assert seqs(await frames(socket, 3)) == [1, 2, 3]
     # Late or repeated pushes of what was already sent are dropped.
-    await layer.group_send(group, protocol.push_message(2, protocol.notification_frame(created[1])))
-    await layer.group_send(group, third)
+    second = protocol.push_message(2, protocol.notification_frame(created[1]))
+    await delivery.send_async([(group, second), (group, third)])
     assert await silent(socket)
 
 
@@ -479,11 +478,13 @@ async def test_flooding_is_rate_limited_then_closed_with_4008(
 # Long-lived sockets and sessions.
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-layer"])
 def short_group_expiry(request: pytest.FixtureRequest, settings: Any) -> int:
-    """Both layers with group_expiry = 2 s."""
+    """Both layers with group_expiry = 2 s (channels-redis also carrying delivery, not the fan-out)."""
     expiry = 2
-    if request.param == "redis":
+    if request.param == "redis-layer":
+        settings.NOTIFICATIONS = {"TRANSPORT": "layer"}
+    if request.param.startswith("redis"):
         redis_url = request.getfixturevalue("redis_url")
         from tests.conftest import _flush
         from tests.servers import redis_layer_config
@@ -511,9 +512,7 @@ async def test_socket_open_longer_than_group_expiry_still_receives(
     # A push with no row behind it: only the layer can deliver it (the refresher's catch-up from
     # the database cannot), so this fails if the membership was not renewed.
     frame = json.dumps({"type": "notification", "notification": {"seq": 1, "marker": "layer"}})
-    await get_channel_layer().group_send(
-        protocol.user_group(alice.pk), protocol.push_message(1, frame)
-    )
+    await delivery.send_async([(protocol.user_group(alice.pk), protocol.push_message(1, frame))])
     assert json.loads(await socket.receive_from(timeout=2)) == json.loads(frame)
 
 
@@ -565,9 +564,7 @@ async def test_pushing_to_a_socket_runs_no_sql_and_no_thread_hop(
         return original_call(self, *args, **kwargs)
 
     monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
-    layer = get_channel_layer()
-    for push in pushes:
-        await layer.group_send(protocol.user_group(alice.pk), push)
+    await delivery.send_async([(protocol.user_group(alice.pk), push) for push in pushes])
     assert seqs(await frames(socket, 2)) == [1, 2]
     assert executed == []
     assert hops == []
@@ -594,6 +591,7 @@ async def test_a_storm_of_sockets_connecting_and_closing_at_once_fails_none(
     assert [r for r in closing if isinstance(r, BaseException)] == []
     layer = get_channel_layer()
     assert await layer.connection(0).zcard(layer._group_key(protocol.user_group(alice.pk))) == 0
+    assert transport.hub().sockets == {}  # and the process keeps no reference to them
 
 
 async def test_sync_past_the_cap_gets_reset(

@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from django.test import AsyncClient, Client
 from django.urls import reverse
 
-from notifications import api, notify, protocol
+from notifications import api, delivery, notify, protocol
 from notifications.models import Notification
 
 LIST = "/notifications/api/"
@@ -427,6 +427,7 @@ async def test_http_changes_send_a_frame_to_the_users_sockets(
     alice: Any, bob: Any, url: str, kind: str
 ) -> None:
     ids = [n.pk for n in await sync_to_async(lambda: [*notify(alice, "a"), *notify(alice, "b")])()]
+    assert await sync_to_async(delivery.flush)()  # their pushes are out before we listen
     layer, mine = await _listen(alice)
     _, theirs = await _listen(bob)
     client = AsyncClient()

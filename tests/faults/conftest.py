@@ -169,6 +169,7 @@ class Scenario:
 
     redis: servers.RedisServer
     stack: ExitStack
+    transport: str = "auto"
     users: list[Any] = field(default_factory=list)
     sessions: list[servers.Session] = field(default_factory=list)
     daphnes: list[servers.DaphneServer] = field(default_factory=list)
@@ -177,7 +178,8 @@ class Scenario:
     sent: int = 0
 
     def start_daphne(self, **env: str) -> servers.DaphneServer:
-        extra = {"NOTIFICATIONS_TEST_SETTINGS": json.dumps(SERVER_SETTINGS), **env}
+        server_settings = {**SERVER_SETTINGS, "TRANSPORT": self.transport}
+        extra = {"NOTIFICATIONS_TEST_SETTINGS": json.dumps(server_settings), **env}
         server = self.stack.enter_context(servers.daphne_server(self.redis.url, env=extra))
         self.daphnes.append(server)
         self.rss_start[server.port] = server.rss_bytes()
@@ -296,13 +298,22 @@ class Scenario:
 
 
 @pytest.fixture
-async def scenario(transactional_db: None, settings: Any) -> AsyncIterator[Scenario]:
+def transport() -> str:
+    """The NOTIFICATIONS["TRANSPORT"] of a scenario (parametrize `transport` to run others)."""
+    return "auto"
+
+
+@pytest.fixture
+async def scenario(
+    transactional_db: None, settings: Any, transport: str
+) -> AsyncIterator[Scenario]:
     """A Scenario on a redis-server of its own; this process publishes through the same Redis."""
     with ExitStack() as stack:
         redis_server = stack.enter_context(servers.redis_server())
         settings.CHANNEL_LAYERS = {"default": servers.redis_layer_config(redis_server.url)}
+        settings.NOTIFICATIONS = {"TRANSPORT": transport}
         channel_layers.backends.clear()
-        run = Scenario(redis=redis_server, stack=stack)
+        run = Scenario(redis=redis_server, stack=stack, transport=transport)
         try:
             yield run
         finally:

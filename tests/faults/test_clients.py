@@ -31,11 +31,16 @@ async def open_and_close(server: servers.DaphneServer, session: servers.Session)
         assert json.loads(await ws.recv())["type"] == "welcome"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 8 item 10: a push that races a socket's close is logged as a warning with a "
+    "traceback (autobahn's Disconnected), once per socket",
+)
 async def test_2000_connect_disconnect_cycles_leave_nothing_behind(scenario: Scenario) -> None:
     await scenario.add_users(10)
     server = scenario.start_daphne()
     await scenario.open_clients(server)
-    stream = scenario.stream(40)
     rng = random.Random(8)
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -43,8 +48,15 @@ async def test_2000_connect_disconnect_cycles_leave_nothing_behind(scenario: Sce
         async with gate:
             await open_and_close(server, rng.choice(scenario.sessions))
 
-    await asyncio.gather(*(cycle() for _ in range(CYCLES)))
-    await stream
+    async def all_cycles() -> None:
+        await asyncio.gather(*(cycle() for _ in range(CYCLES)))
+
+    cycles = asyncio.create_task(all_cycles())
+    # Pushes all along, ten rounds a second: sockets close while pushes to their user are on their way.
+    while not cycles.done():
+        await scenario.notify_all(1)
+        await asyncio.sleep(0.1)
+    await cycles
     await scenario.assert_healthy()
 
 
@@ -91,8 +103,7 @@ async def abuse(
     strict=True,
     raises=AssertionError,
     reason="issue 8 items 2 and 10: frames queued behind a closing frame are answered after the "
-    "close, the send raises inside the consumer (a traceback in the log), and the crashed "
-    "consumer's membership and refresher task stay",
+    "close; the send raises inside the consumer, which logs a traceback and ends by the exception",
 )
 async def test_50_sockets_crashed_by_bad_frames_leave_nothing_behind(scenario: Scenario) -> None:
     await scenario.add_users(5)
