@@ -74,7 +74,7 @@ def test_bell_has_exact_count_config_and_latest_items(alice: Any) -> None:
     assert 'data-sound="false"' in html
     assert f'data-user-id="{alice.pk}"' in html
     assert re.search(r"<span class=\"notifications-badge\" data-notifications-badge>2</span>", html)
-    titles = re.findall(r'notifications-item__title">([^<]*)<', html)
+    titles = re.findall(r'class="notifications-item__title"[^>]*>([^<]*)<', html)
     assert titles == ["Title 2", "Title 1", "Title 0"]
     assert html.count("is-unread") == 2
     initial = re.search(
