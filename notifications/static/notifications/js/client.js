@@ -3,6 +3,7 @@
 // election) and relays what it hears to the other tabs over a BroadcastChannel.
 
 import { Bell } from "./bell.js";
+import { readConfig } from "./config.js";
 import {
   Backoff,
   Connection,
@@ -12,6 +13,7 @@ import {
   socketUrl,
   VisibilityRegistry,
 } from "./core.js";
+import { apiRequest, sessionIsValid } from "./http.js";
 import { ListPage } from "./list.js";
 import { Alerts, Toasts } from "./toasts.js";
 
@@ -20,53 +22,6 @@ const CHANNEL_NAME = "notifications";
 const LOCK_NAME = "notifications-leader";
 const LIST_LIMIT = 20;
 const GAP_SETTLE_MS = 5000;
-
-/** @param {string | undefined} value @param {number} fallback */
-function intAttr(value, fallback) {
-  const n = Number.parseInt(value ?? "", 10);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
-
-/** @param {string} name */
-function readCookie(name) {
-  for (const part of document.cookie.split(";")) {
-    const [key, ...rest] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(rest.join("="));
-  }
-  return "";
-}
-
-/**
- * The configuration written as data-* attributes on the root element.
- * @param {HTMLElement} root
- */
-export function readConfig(root) {
-  const d = root.dataset;
-  return {
-    wsPath: d.wsPath || "/ws/notifications/",
-    apiUrl: d.apiUrl || "/notifications/api/",
-    listUrl: d.listUrl || "/notifications/",
-    csrfToken: d.csrfToken || readCookie("csrftoken"),
-    lastSeq: intAttr(d.lastSeq, 0),
-    unreadCount: intAttr(d.unreadCount, 0),
-    sound: d.sound === "true",
-    toastDuration: intAttr(d.toastDuration, 6000),
-    userId: d.userId || "",
-    backoffBase: intAttr(d.backoffBase, 1000),
-    backoffCap: intAttr(d.backoffCap, 30000),
-  };
-}
-
-/** A fetch failure from the JSON API. */
-export class NotificationsRequestError extends Error {
-  /** @param {string} message @param {number} status @param {string} code */
-  constructor(message, status, code) {
-    super(message);
-    this.name = "NotificationsRequestError";
-    this.status = status;
-    this.code = code;
-  }
-}
 
 /**
  * Starts a widget; one whose templates are missing is left out (with the reason in the console), so
@@ -222,7 +177,7 @@ export class NotificationsClient {
         if (info.final) this.resign();
       },
       backoff: new Backoff({ base: this.config.backoffBase, cap: this.config.backoffCap }),
-      checkSession: () => this.checkSession(),
+      checkSession: () => sessionIsValid(this.config),
     });
     // Taking over from another tab: that tab may have left because the user signed out.
     this.connection.start({ checkFirst: this.sawLeader });
@@ -234,13 +189,6 @@ export class NotificationsClient {
     delete this.root.dataset.leader;
     this.releaseLock?.();
     this.releaseLock = null;
-  }
-
-  /** Whether the session still signs the user in (false on 401/403 from the JSON API). */
-  async checkSession() {
-    const url = new URL("unread-count/", new URL(this.config.apiUrl, location.href));
-    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    return response.status !== 401 && response.status !== 403;
   }
 
   /** @param {any} message a BroadcastChannel message from another tab */
@@ -404,36 +352,10 @@ export class NotificationsClient {
    * @param {boolean} share also send the snapshot to the other tabs
    */
   async refresh(share) {
-    const data = await this.request("GET", `?limit=${LIST_LIMIT}`);
+    const data = await apiRequest(this.config, "GET", `?limit=${LIST_LIMIT}`);
     const frame = { type: "snapshot", results: data.results ?? [], unread_count: data.unread_count, last_seq: data.last_seq };
     if (share) this.post({ kind: "frame", frame });
     this.handleFrame(frame);
-  }
-
-  /**
-   * @param {string} method
-   * @param {string} path relative to the API base
-   * @param {object} [body]
-   * @param {{keepalive?: boolean}} [options]
-   */
-  async request(method, path, body, { keepalive = false } = {}) {
-    const headers = { Accept: "application/json" };
-    if (method !== "GET") headers["X-CSRFToken"] = this.config.csrfToken;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const url = new URL(path, new URL(this.config.apiUrl, location.href));
-    const response = await fetch(url, {
-      method,
-      headers,
-      credentials: "same-origin",
-      keepalive,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = await response.json().catch(() => null);
-    if (!response.ok) {
-      const error = data?.error ?? {};
-      throw new NotificationsRequestError(error.message || response.statusText, response.status, error.code || "http_error");
-    }
-    return data;
   }
 
   /**
@@ -461,7 +383,7 @@ export class NotificationsClient {
    */
   async change(frame, path, body, answerType, options = {}) {
     if (!options.keepalive && !options.http && this.send(frame)) return;
-    const data = await this.request("POST", path, body, { keepalive: Boolean(options.keepalive) });
+    const data = await apiRequest(this.config, "POST", path, body, { keepalive: Boolean(options.keepalive) });
     const answer = { type: answerType, ids: data.ids ?? [], unread_count: data.unread_count };
     this.post({ kind: "frame", frame: answer });
     this.handleFrame(answer);
