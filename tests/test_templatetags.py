@@ -129,7 +129,7 @@ def test_the_bell_and_the_list_page_carry_one_config(alice: Any) -> None:
     on_bell = config(bell, "data-notifications-bell")
     on_page = config(page, "data-notifications-page")
     assert set(on_bell) == set(on_page)
-    assert len(on_bell) == 9
+    assert len(on_bell) == 8
     assert templates_in(page).count("entry") == 1
 
 
@@ -146,7 +146,6 @@ def test_bell_has_exact_count_config_and_latest_items(alice: Any) -> None:
     assert 'data-last-seq="3"' in html
     assert 'data-ws-path="/ws/notifications/"' in html
     assert 'data-api-url="/notifications/api/"' in html
-    assert 'data-list-url="/notifications/"' in html
     assert re.search(r'data-csrf-token="[A-Za-z0-9]{32,}"', html)
     assert 'data-sound="false"' in html
     assert f'data-user-id="{alice.pk}"' in html

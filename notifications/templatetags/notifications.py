@@ -130,7 +130,6 @@ def client_config(
     return {
         "ws_path": WEBSOCKET_PATH,
         "api_url": reverse("notifications:api-list"),
-        "list_url": reverse("notifications:list"),
         "csrf_token": get_token(request) if request is not None else "",
         "last_seq": last_seq,
         "unread_count": unread,

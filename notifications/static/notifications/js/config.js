@@ -25,7 +25,6 @@ export function readConfig(root) {
   return {
     wsPath: d.wsPath || "/ws/notifications/",
     apiUrl: d.apiUrl || "/notifications/api/",
-    listUrl: d.listUrl || "/notifications/",
     csrfToken: d.csrfToken || readCookie("csrftoken"),
     lastSeq: intAttr(d.lastSeq, 0),
     unreadCount: intAttr(d.unreadCount, 0),
