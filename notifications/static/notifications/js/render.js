@@ -16,6 +16,11 @@ export function levelOf(level) {
   return typeof level === "string" && LEVELS.includes(level) ? level : "info";
 }
 
+/** @param {any} n @returns {string} what a notification is called: its title, else its verb */
+export function titleOf(n) {
+  return String(n.title || n.verb || "Notification");
+}
+
 /** @param {string} name */
 function findTemplate(name) {
   const template = document.querySelector(`template[data-notifications-template="${name}"]`);
@@ -79,7 +84,7 @@ export function renderNotification(name, n) {
     if (href) link.setAttribute("href", href);
     else link.removeAttribute("href");
   }
-  const title = String(n.title || n.verb || "Notification");
+  const title = titleOf(n);
   for (const field of node.querySelectorAll("[data-notifications-field]")) {
     const kind = field.getAttribute("data-notifications-field");
     if (kind === "title") field.textContent = title;

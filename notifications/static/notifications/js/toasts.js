@@ -2,7 +2,7 @@
 // when no tab of the site is visible, and an optional beep.
 
 import { safeHref, Throttle } from "./core.js";
-import { cloneTemplate, renderNotification, requireTemplates } from "./render.js";
+import { cloneTemplate, renderNotification, requireTemplates, titleOf } from "./render.js";
 
 const MAX_TOASTS = 5;
 // Desktop notifications and beeps in a burst (a catch-up after a long time offline) are capped.
@@ -60,7 +60,7 @@ export class Alerts {
     if (client.visibility.anyVisible() || !this.nativeThrottle.allow()) return;
     let native;
     try {
-      native = new Notification(n.title || n.verb || "Notification", {
+      native = new Notification(titleOf(n), {
         body: n.body || "",
         tag: `notification-${n.id}`,
         data: { id: n.id, url: n.url },
