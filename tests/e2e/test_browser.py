@@ -466,6 +466,7 @@ def test_keyboard_and_screen_reader_access(login: Any, alice: Any) -> None:
     assert page.evaluate("document.activeElement.hasAttribute('data-notifications-toggle')")
     # Marking the focused item read keeps focus inside the dropdown.
     page.keyboard.press("Enter")
+    assert page.get_by_role("button", name="Mark “Keyboard” as read", exact=True).count() == 1
     page.locator(".notifications-item__read").focus()
     page.keyboard.press("Enter")
     wait_badge(page, "")
