@@ -4,15 +4,8 @@
 
 import { Bell } from "./bell.js";
 import { readConfig } from "./config.js";
-import {
-  Backoff,
-  Connection,
-  NotificationStore,
-  normalizeIds,
-  SeqTracker,
-  socketUrl,
-  VisibilityRegistry,
-} from "./core.js";
+import { Backoff, Connection, socketUrl } from "./connection.js";
+import { NotificationStore, normalizeIds, SeqTracker, VisibilityRegistry } from "./core.js";
 import { apiRequest, sessionIsValid } from "./http.js";
 import { ListPage } from "./list.js";
 import { Alerts, Toasts } from "./toasts.js";

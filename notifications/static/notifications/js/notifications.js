@@ -5,16 +5,17 @@
 //
 // It starts by itself from the first element with a `data-notifications` attribute (written by
 // {% notifications_bell %}, and by the list page); see docs/client.md for the attributes, the DOM events
-// and the JS API. The modules beside it: client.js (the socket and the tabs), config.js (data-*),
-// http.js (the JSON API), bell.js, list.js, toasts.js (the widgets), render.js (notifications drawn
-// from the templates), core.js (pure logic).
+// and the JS API. The modules beside it: client.js (the tabs and the store), connection.js (the
+// WebSocket), config.js (data-*), http.js (the JSON API), bell.js, list.js, toasts.js (the widgets),
+// render.js (notifications drawn from the templates), core.js (pure logic).
 
 import { NotificationsClient } from "./client.js";
 
 export { NotificationsClient } from "./client.js";
 export { readConfig } from "./config.js";
 export { NotificationsRequestError } from "./http.js";
-export { badgeText, safeHref, SeqTracker, Backoff, backoffDelay, formatTime } from "./core.js";
+export { Backoff, backoffDelay } from "./connection.js";
+export { badgeText, formatTime, safeHref, SeqTracker } from "./core.js";
 
 /** @type {NotificationsClient | null} */
 let client = null;
