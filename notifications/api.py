@@ -22,7 +22,7 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.functional import Promise
 
-from notifications import delivery, protocol, signals
+from notifications import backends, delivery, preferences, protocol, signals
 from notifications.conf import app_settings
 from notifications.constants import (
     CATEGORY_MAX_LENGTH,
@@ -79,7 +79,8 @@ def notify(
         category=category,
         data=data,
     )
-    user_pks = _recipient_pks(recipients)
+    # Preferences (issue 10): a user who turned in_app off for this category gets no row, nothing live.
+    user_pks = preferences.in_app_recipients(_recipient_pks(recipients), fields["category"])
     if not user_pks:
         return []
     using = router.db_for_write(Notification)
@@ -96,7 +97,7 @@ def notify(
 
 
 def _created(notifications: list[Notification]) -> None:
-    delivery.send(delivery.notification_messages(notifications))
+    backends.deliver(notifications)  # Delivery channels (issue 10): live, push, email ...
     signals.notification_created.send(sender=Notification, notifications=notifications)
 
 
@@ -380,7 +381,8 @@ def notify_many(
     """
     fields = _notification_fields(verb=verb, **{**_NOTIFY_DEFAULTS, **kwargs})
     batch = max(1, int(batch_size or app_settings.BATCH_SIZE))
-    users = _audience(recipients).order_by("pk")
+    # Preferences (issue 10): users who turned in_app off for this category are left out.
+    users = preferences.in_app_users(_audience(recipients), fields["category"]).order_by("pk")
     using = router.db_for_write(Notification)
     total, last = 0, None
     while True:
