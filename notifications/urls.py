@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from notifications.views import json_api, pages, preferences
+from notifications.views import json_api, pages, preferences, unsubscribe
 
 app_name = "notifications"
 
@@ -22,8 +22,9 @@ urlpatterns += [
     path("delete/", pages.page_delete, name="page-delete"),
 ]
 
-# Preferences (issue 10): the JSON API and the page.
+# Preferences (issue 10): the JSON API, the page, and the digest emails' unsubscribe link.
 urlpatterns += [
     path("api/preferences/", preferences.preferences_api, name="api-preferences"),
     path("preferences/", preferences.preferences_page, name="preferences"),
+    path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]
