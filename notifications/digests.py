@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import router
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -143,8 +144,17 @@ def _run_batch(rows: list[PendingEmail], report: DigestReport, using: str) -> No
         _send(digests, report)
 
 
+def _connection() -> BaseEmailBackend:
+    """The default email backend: ``mailers.default`` from Django 6.1 (get_connection() is deprecated)."""
+    try:
+        from django.core.mail import mailers  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return get_connection()
+    return mailers.default  # type: ignore[no-any-return,unused-ignore]
+
+
 def _send(digests: list[Digest], report: DigestReport) -> None:
-    connection = get_connection()
+    connection = _connection()
     try:
         connection.open()
     except Exception as exc:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -94,7 +95,10 @@ NOTIFICATIONS: dict[str, object] = {
     "EMAIL_DIGEST_DELAY": 60,
     "EMAIL_BASE_URL": os.environ.get("DJANGO_SITE_URL", "http://127.0.0.1:8000"),
 }
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "Relay <notifications@example.com>"
 
 LOGGING = {

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+import django
 
 from project.settings import SQLITE_OPTIONS
 
@@ -88,3 +89,6 @@ STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 NOTIFICATIONS: dict[str, object] = {}
+if django.VERSION >= (6, 1):
+    # Django 6.1 deprecates EMAIL_BACKEND for MAILERS (the test runner makes each one locmem).
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

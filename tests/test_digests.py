@@ -33,7 +33,11 @@ CATEGORIES = {
 @pytest.fixture(autouse=True)
 def email_settings(settings: Any) -> None:
     settings.NOTIFICATIONS = {"CATEGORIES": CATEGORIES, "EMAIL_BASE_URL": BASE}
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def mail_server(monkeypatch: pytest.MonkeyPatch, backend: type[BaseEmailBackend]) -> None:
+    """Make digests use this email backend (whatever Django's version configures it with)."""
+    monkeypatch.setattr(digests, "_connection", backend)
 
 
 @pytest.fixture
@@ -222,23 +226,25 @@ class _FailsEach(LocmemBackend):
 
 
 def test_an_unreachable_mail_server_keeps_everything_for_the_next_run(
-    carol: Any, send: Any, settings: Any
+    carol: Any, send: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     send(carol, "commented", category="comments")
     age(1801)
-    settings.EMAIL_BACKEND = f"{__name__}._Unreachable"
-    with pytest.raises(MailServerUnavailable, match="Connection refused"):
-        send_digests()
+    with monkeypatch.context() as patch:
+        mail_server(patch, _Unreachable)
+        with pytest.raises(MailServerUnavailable, match="Connection refused"):
+            send_digests()
     assert PendingEmail.objects.get().claim == ""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert len(send_digests().sent) == 1
 
 
-def test_a_failed_email_is_not_retried(carol: Any, send: Any, settings: Any) -> None:
+def test_a_failed_email_is_not_retried(
+    carol: Any, send: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The server may have taken it before failing: never risk sending it twice.
     send(carol, "commented", category="comments")
     age(1801)
-    settings.EMAIL_BACKEND = f"{__name__}._FailsEach"
+    mail_server(monkeypatch, _FailsEach)
     report = send_digests()
     assert [d.user for d in report.failed] == [carol]
     assert not PendingEmail.objects.exists()
@@ -379,14 +385,14 @@ def test_dry_run_sends_nothing_and_keeps_everything(carol: Any, send: Any) -> No
 
 
 def test_the_command_fails_clearly_when_mail_cannot_go(
-    carol: Any, send: Any, settings: Any
+    carol: Any, send: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     send(carol, "commented", category="comments")
     age(1801)
-    settings.EMAIL_BACKEND = f"{__name__}._Unreachable"
+    mail_server(monkeypatch, _Unreachable)
     with pytest.raises(CommandError, match=r"Cannot reach the mail server.*next run"):
         call_command("send_notification_digests", stdout=StringIO())
-    settings.EMAIL_BACKEND = f"{__name__}._FailsEach"
+    mail_server(monkeypatch, _FailsEach)
     err = StringIO()
     with pytest.raises(CommandError, match="1 digest email"):
         call_command("send_notification_digests", stdout=StringIO(), stderr=err)
