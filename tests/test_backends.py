@@ -6,16 +6,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.checks import Error, Warning
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from notifications import backends, checks, delivery, notify
+from notifications import backends, checks, delivery, notify, preferences
 from notifications.backends.base import DeliveryBackend
 from notifications.backends.email import EmailBackend
 from notifications.backends.live import LiveBackend
 from notifications.conf import app_settings
 from notifications.exceptions import NotificationsImproperlyConfigured
-from notifications.models import Notification
+from notifications.models import Notification, PendingEmail
+
+User = get_user_model()
 
 delivered: list[tuple[str, list[int]]] = []
 
@@ -191,3 +195,23 @@ def test_email_base_url_must_be_an_http_url(settings: Any, value: Any) -> None:
     settings.NOTIFICATIONS = {"EMAIL_BASE_URL": value}
     [problem] = checks.check_settings()
     assert problem.id == "notifications.E004" and "EMAIL_BASE_URL" in problem.msg
+
+
+def test_delivery_costs_a_constant_number_of_queries(
+    db: None, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.NOTIFICATIONS = {"CATEGORIES": {"comments": {"label": "Comments"}}}
+    users = User.objects.bulk_create([User(username=f"u{i}") for i in range(103)])
+    preferences.update(users[5], {"categories": {"comments": {"email": False}}})
+
+    def queries(recipients: list[Any]) -> int:
+        with (
+            CaptureQueriesContext(connection) as ctx,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            notify(recipients, "x", category="comments")
+        return len(ctx.captured_queries)
+
+    queries(users)  # every inbox row exists from here on
+    assert queries(users[:3]) == queries(users[3:])
+    assert PendingEmail.objects.count() == 2 * 103 - 2  # not users[5]'s
