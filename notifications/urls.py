@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from notifications.views import json_api, pages
+from notifications.views import json_api, pages, preferences, unsubscribe
 
 app_name = "notifications"
 
@@ -20,4 +20,11 @@ urlpatterns += [
     path("mark-read/", pages.page_mark_read, name="page-mark-read"),
     path("mark-all-read/", pages.page_mark_all_read, name="page-mark-all-read"),
     path("delete/", pages.page_delete, name="page-delete"),
+]
+
+# Preferences (issue 10): the JSON API, the page, and the digest emails' unsubscribe link.
+urlpatterns += [
+    path("api/preferences/", preferences.preferences_api, name="api-preferences"),
+    path("preferences/", preferences.preferences_page, name="preferences"),
+    path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]
