@@ -177,7 +177,7 @@ class Clients:
 async def main() -> None:
     clients = Clients(sys.argv[1])
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=2**26)  # a command carries thousands of cookies
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
