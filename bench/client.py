@@ -5,7 +5,8 @@
 Both apps get this same client (``websockets``, no compression, no pings). Commands come as JSON lines
 on stdin, answers go as JSON lines to stdout:
 
-- ``open``: open one socket per cookie (``concurrency`` handshakes at a time). A socket counts as open
+- ``open``: open one socket per cookie (``concurrency`` handshakes at a time, each tried up to 3
+  times: a failed one is retried as a browser reconnects, and counted). A socket counts as open
   when the app is ready to push to it: ours after its ``welcome`` frame (auth, group join, inbox read,
   replay of everything after ``since=0``), the tutorial after the handshake (auth, group join).
 - ``wait``: wait until socket i has ``expected[i]`` notifications of a phase, or until ``quiet`` seconds
@@ -25,6 +26,8 @@ import time
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+
+HANDSHAKE_ATTEMPTS = 3
 
 
 def payload(app: str, frame: dict[str, Any]) -> dict[str, Any] | None:
@@ -93,27 +96,19 @@ class Clients:
     ) -> dict[str, Any]:
         gate = asyncio.Semaphore(concurrency)
         failures: list[str] = []
+        given_up: list[str] = []
 
         async def open_one(cookie: str) -> ClientConnection | None:
-            async with gate:
-                try:
-                    ws = await connect(
-                        url,
-                        origin=origin,  # type: ignore[arg-type]
-                        additional_headers={"Cookie": cookie},
-                        compression=None,
-                        ping_interval=None,
-                        open_timeout=handshake_s,
-                        max_queue=None,
-                    )
-                    if self.app == "ours":
-                        first = json.loads(await asyncio.wait_for(ws.recv(), handshake_s))
-                        if first.get("type") != "welcome":
-                            raise RuntimeError(f"first frame is not welcome: {first}")
-                    return ws
-                except Exception as exc:
-                    failures.append(f"{type(exc).__name__}: {exc}")
-                    return None
+            # A refused or timed-out handshake is retried, as a browser reconnects; each one counts.
+            for attempt in range(HANDSHAKE_ATTEMPTS):
+                async with gate:
+                    try:
+                        return await self.handshake(url, origin, cookie, handshake_s)
+                    except Exception as exc:
+                        failures.append(f"{type(exc).__name__}: {exc}")
+                        if attempt + 1 == HANDSHAKE_ATTEMPTS:
+                            given_up.append(cookie)
+            return None
 
         start = time.monotonic()
         opened = await asyncio.gather(*(open_one(c) for c in cookies))
@@ -127,8 +122,31 @@ class Clients:
             "seconds": seconds,
             "opened": len(self.sockets),
             "failures": failures[:5],
-            "failed": len(failures),
+            "retried": len(failures) - len(given_up),
+            "failed": len(given_up),
         }
+
+    async def handshake(
+        self, url: str, origin: str, cookie: str, handshake_s: float
+    ) -> ClientConnection:
+        ws = await connect(
+            url,
+            origin=origin,  # type: ignore[arg-type]
+            additional_headers={"Cookie": cookie},
+            compression=None,
+            ping_interval=None,
+            open_timeout=handshake_s,
+            max_queue=None,
+        )
+        if self.app == "ours":
+            try:
+                first = json.loads(await asyncio.wait_for(ws.recv(), handshake_s))
+                if first.get("type") != "welcome":
+                    raise RuntimeError(f"first frame is not welcome: {first}")
+            except BaseException:
+                await ws.close()
+                raise
+        return ws
 
     def expect(self, name: str) -> dict[str, Any]:
         """Announce a phase before its notifications are sent."""

@@ -375,9 +375,13 @@ class AppRound:
             },
         )
         failed = sum(a["failed"] for a in answers)
+        reasons = [r for a in answers for r in a["failures"]]
         if failed:
-            reasons = [r for a in answers for r in a["failures"]]
-            raise RuntimeError(f"{failed} sockets did not open: {reasons}")
+            raise RuntimeError(f"{failed} sockets did not open in 3 attempts: {reasons}")
+        retried = sum(a["retried"] for a in answers)
+        self.result["handshakes_retried"] = self.result.get("handshakes_retried", 0) + retried
+        if retried:
+            self.result.setdefault("handshake_failures", []).extend(reasons)
         return {"seconds": max(a["seconds"] for a in answers)}
 
     def deliver(
@@ -612,13 +616,16 @@ def summarise(args: argparse.Namespace, results: list[dict[str, Any]]) -> dict[s
                 "expected": sum(p.get("expected", 0) for p in phases),
             }
         loss.append(row)
+    retried = {"figure": "handshakes that failed and were retried (all rounds)"}
+    for app in args.apps:
+        retried[app] = sum(r.get("handshakes_retried", 0) for r in by_app[app])
     crashes = {"figure": "tracebacks in daphne's log: measured phases / all sockets closing"}
     for app in args.apps:
         crashes[app] = {
             "measured": sum(r.get("daphne_tracebacks", 0) for r in by_app[app]),
             "closing": sum(r.get("daphne_tracebacks_closing", 0) for r in by_app[app]),
         }
-    return {"table": table, "loss": loss, "tracebacks": crashes}
+    return {"table": table, "loss": loss, "retried": retried, "tracebacks": crashes}
 
 
 def problems(r: dict[str, Any]) -> list[str]:
@@ -672,6 +679,9 @@ def render(args: argparse.Namespace, summary: dict[str, Any], header: str) -> st
         if both:
             cells.append("")
         lines.append("| " + " | ".join(cells) + " |")
+    retried = summary["retried"]
+    cells = [retried["figure"], *(str(retried[app]) for app in args.apps)]
+    lines.append("| " + " | ".join(cells + ([""] if both else [])) + " |")
     crashes = summary["tracebacks"]
     cells = [crashes["figure"]]
     cells += [f"{crashes[app]['measured']} / {crashes[app]['closing']}" for app in args.apps]
