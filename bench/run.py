@@ -10,10 +10,10 @@ flushed Redis database of its own, a fresh daphne process, a fresh sender proces
 processes. Every figure is the median over rounds; every ratio is ours / tutorial per round, then the
 median. bench/README.md says what each row measures and what each app does for it.
 
-The exit status is 1 when a phase crashed (an exception, a socket that could not open or was closed by
-the server, a traceback in daphne's log, a frame nobody expected) or when ours lost or duplicated a
-notification. The tutorial app's losses are a figure, not a failure: its channel layer is
-at-most-once and nothing replays.
+The exit status is 1 when a phase crashed (an exception, a socket that did not open in 3 attempts or
+that the server closed, a traceback in daphne's log during the phases, a frame nobody expected) or
+when ours lost or duplicated a notification. The tutorial app's losses are a figure, not a failure:
+its channel layer is at-most-once and nothing replays.
 """
 
 from __future__ import annotations
