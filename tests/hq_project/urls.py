@@ -1,0 +1,9 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+import notifications.urls
+
+urlpatterns = [
+    path("inbox/notifications/", include(notifications.urls, namespace="notifications")),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+]
