@@ -202,3 +202,16 @@ def test_migrate_converts_every_row_and_count(hq_project: Any) -> None:
     # Rolling back gives hq its table as it was.
     project.run("manage.py", "convert_hq_notifications", "--rollback", "--force", switched=True)
     assert project.dump(switched=False) == before
+
+
+@pytest.mark.parametrize("switched", [False, True], ids=["hq", "this-package"])
+def test_readme_project_runs_unchanged(tmp_path: Path, database: str, switched: bool) -> None:
+    """hq's README examples and a page built on its tags and notify.js, on a fresh database: the
+    same project passes with django-notifications-hq and with this package."""
+    path = tmp_path / "project"
+    shutil.copytree(PROJECT, path)
+    version, requirements, _ = RELEASES[-1]
+    project = Project(path, database, hq_environment(version, requirements))
+    project.run("manage.py", "makemigrations", "shop", switched=False)
+    project.run("manage.py", "migrate", switched=switched)
+    assert project.run("readme.py", switched=switched).strip() == "README examples: ok"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.db.models import Q
 from django.utils.timesince import timesince
 
 from notifications.compat import HQ_FLAGS, HQ_KEY, with_flags
@@ -33,6 +34,12 @@ def slug2id(slug: int | str) -> int:
 
 def _flag_lookup(name: str) -> str:
     return f"data__{HQ_KEY}__{name}"
+
+
+def _not_set(name: str) -> Q:
+    # exclude() alone would drop the rows without the key too (NOT NULL is NULL in SQL).
+    lookup = _flag_lookup(name)
+    return Q(**{f"{lookup}__isnull": True}) | ~Q(**{lookup: True})
 
 
 class HqQuerySetMixin:
@@ -69,12 +76,25 @@ class HqQuerySetMixin:
     def active(self) -> NotificationQuerySet:
         """Not soft-deleted by hq (every notification created here is active)."""
         qs: Any = self
-        return qs.exclude(**{_flag_lookup("deleted"): True})  # type: ignore[no-any-return]
+        return qs.filter(_not_set("deleted"))  # type: ignore[no-any-return]
 
     def deleted(self) -> NotificationQuerySet:
         """Soft-deleted by hq before the conversion."""
         qs: Any = self
         return qs.filter(**{_flag_lookup("deleted"): True})  # type: ignore[no-any-return]
+
+    def mark_all_as_deleted(self, recipient: Any = None) -> int:
+        """hq's soft delete, as a real one: our inbox has no deleted state (counts stay exact)."""
+        from notifications import api
+
+        qs: Any = self
+        if recipient is not None:
+            qs = qs.filter(recipient_id=recipient.pk)
+        return api.delete_many(qs)
+
+    def mark_all_as_active(self, recipient: Any = None) -> int:
+        """Clear hq's ``deleted`` flag of converted rows (a deletion made here cannot be undone)."""
+        return self._set_flag(self.deleted(), "deleted", False, recipient)
 
     def sent(self) -> NotificationQuerySet:
         """Marked emailed (``mark_as_sent()``)."""
@@ -83,7 +103,7 @@ class HqQuerySetMixin:
 
     def unsent(self) -> NotificationQuerySet:
         qs: Any = self
-        return qs.exclude(**{_flag_lookup("emailed"): True})  # type: ignore[no-any-return]
+        return qs.filter(_not_set("emailed"))  # type: ignore[no-any-return]
 
     def mark_as_sent(self, recipient: Any = None) -> int:
         """Set hq's ``emailed`` flag; return how many changed."""

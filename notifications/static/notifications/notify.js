@@ -1,7 +1,7 @@
 // django-notifications-hq's notify.js, for pages written against it: the same globals
 // (register_notifier, fill_notification_badge, fill_notification_list, notify_* settings written by
 // {% register_notify_callbacks %}), polling the same JSON endpoints. Differences: the list is built
-// with textContent (hq's innerHTML let a notification inject markup), and where this package's client
+// with textContent (hq's let a notification's text inject markup), and where this package's client
 // runs on the page, its events (a notification received, read, deleted) refresh at once.
 var notify_badge_class;
 var notify_menu_class;
