@@ -259,8 +259,30 @@ class _Copier:
         self.select = f"SELECT {', '.join(qn(c) for c in HQ_COLUMNS)} FROM {qn(ARCHIVE)}"  # noqa: S608
         self.order = f" ORDER BY {qn('recipient_id')}, {qn('timestamp')}, {qn('id')}"
         r, t, i = qn("recipient_id"), qn("timestamp"), qn("id")
-        self.after = f" WHERE {r} > %s OR ({r} = %s AND ({t} > %s OR ({t} = %s AND {i} > %s)))"
-        self.data_field = notification_model._meta.get_field("data")
+        # A row-value comparison: both SQLite and PostgreSQL walk ORDER_INDEX from the key.
+        self.after = f" WHERE ({r}, {t}, {i}) > (%s, %s, %s)"
+        fields = [f for f in notification_model._meta.concrete_fields if f.attname in self.COLUMNS]
+        self.prepared = [
+            (f.attname, f.get_db_prep_save if f.attname in self.CONVERTED else self._as_is)
+            for f in fields
+        ]
+        self.insert = (
+            f"INSERT INTO {qn(notification_model._meta.db_table)} "  # noqa: S608
+            f"({', '.join(qn(f.column) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+        )
+
+    #: The columns the copy writes: every one of our 0001_initial's Notification.
+    COLUMNS = frozenset(
+        ["id", "recipient_id", "seq", "verb", "title", "body", "level", "data", "created_at"]
+        + ["read_at", "url", "category"]
+        + [f"{n}_{s}" for n in RELATIONS for s in ("content_type_id", "object_id", "display")]
+    )
+    #: The ones whose Python value the database driver cannot take as it is.
+    CONVERTED = frozenset(["data", "created_at", "read_at"])
+
+    @staticmethod
+    def _as_is(value: Any, connection: BaseDatabaseWrapper) -> Any:
+        return value
 
     def batches(self, size: int) -> Iterable[int]:
         """Copy batch after batch; yield how many rows each one copied."""
@@ -270,10 +292,8 @@ class _Copier:
                 if key is None:
                     cursor.execute(self.select + self.order + f" LIMIT {int(size)}")
                 else:
-                    r, t, i = key
                     cursor.execute(
-                        self.select + self.after + self.order + f" LIMIT {int(size)}",
-                        [r, r, t, t, i],
+                        self.select + self.after + self.order + f" LIMIT {int(size)}", key
                     )
                 rows = [dict(zip(HQ_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
             if not rows:
@@ -305,15 +325,16 @@ class _Copier:
             last_seq = {self._user_key(k): v for k, v in last_seq.items()}
             displays = self._displays(rows)
             added: dict[Any, list[int]] = {}
-            objs = []
+            values = []
             for r in rows:
                 user = self._user_key(r["recipient_id"])
                 seq = last_seq[user] = last_seq[user] + 1
                 counts = added.setdefault(r["recipient_id"], [0, 0])
                 counts[0] += 1
                 counts[1] += bool(r["unread"])
-                objs.append(self._notification(r, seq, displays))
-            notifications.bulk_create(objs)
+                values.append(self._notification(r, seq, displays))
+            with self.connection.cursor() as cursor:
+                cursor.executemany(self.insert, values)
             by_delta: dict[tuple[int, int], list[Any]] = {}
             for user_id, (n, unread) in added.items():
                 by_delta.setdefault((n, unread), []).append(user_id)
@@ -321,13 +342,13 @@ class _Copier:
                 inboxes.filter(user_id__in=users).update(
                     last_seq=F("last_seq") + n, unread_count=F("unread_count") + unread
                 )
-        return len(objs)
+        return len(values)
 
     def _user_key(self, value: Any) -> Any:
         # The user's pk as Python sees it (a UUID read back from SQLite is text in the archive).
         return self.inbox._meta.pk.to_python(value)
 
-    def _notification(self, r: dict[str, Any], seq: int, displays: dict[Any, str]) -> models.Model:
+    def _notification(self, r: dict[str, Any], seq: int, displays: dict[Any, str]) -> list[Any]:
         created_at = _aware(r["timestamp"])
         data = _json(r["data"])
         flags = {
@@ -356,12 +377,15 @@ class _Copier:
             "data": data,
             "created_at": created_at,
             "read_at": None if r["unread"] else created_at,
+            "url": "",
+            "category": "",
         }
         for name in RELATIONS:
             columns[f"{name}_content_type_id"] = r[f"{name}_content_type_id"]
             columns[f"{name}_object_id"] = r[f"{name}_object_id"] or ""
             columns[f"{name}_display"] = shown[name]
-        return self.model(**columns)
+        # One prepared INSERT for all rows (bulk_create compiles each row's SQL: 3x slower).
+        return [prep(columns[name], self.connection) for name, prep in self.prepared]
 
     def _displays(self, rows: list[dict[str, Any]]) -> dict[Any, str]:
         """str() of every actor, target and action object of the batch: one query per model."""
