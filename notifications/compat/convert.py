@@ -268,7 +268,7 @@ class _Copier:
         ]
         self.insert = (
             f"INSERT INTO {qn(notification_model._meta.db_table)} "  # noqa: S608
-            f"({', '.join(qn(f.column) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+            f"({', '.join(qn(str(f.column)) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
         )
 
     #: The columns the copy writes: every one of our 0001_initial's Notification.
