@@ -107,6 +107,11 @@ def test_flags_active_deleted_sent_unsent(alice: Any) -> None:
     first.refresh_from_db()
     assert (first.emailed, first.data) == (False, {"k": 1, "hq": {"deleted": True}})
     assert _unread(alice) == 3  # read state untouched
+    # The doc's way to drop what hq had soft-deleted: a real deletion, counts exact.
+    assert Notification.objects.deleted().mark_all_as_deleted() == 1
+    assert (alice.notifications.count(), _unread(alice)) == (2, 2)
+    assert alice.notifications.filter(pk=second.pk).mark_all_as_active() == 0
+    counts_are_exact()
 
 
 def test_hq_url_names_next_to_ours() -> None:
