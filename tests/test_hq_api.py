@@ -267,3 +267,20 @@ def test_notify_js_ships_with_hq_globals() -> None:
     for name in ("register_notifier", "fill_notification_badge", "fill_notification_list"):
         assert f"function {name}(" in source
     assert "innerHTML" not in source
+
+
+def test_convert_command_without_hq_data(db: None) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("convert_hq_notifications", "--dry-run", stdout=out)
+    assert out.getvalue() == "No django-notifications-hq table: nothing to convert.\n"
+    for flag in ("--rollback", "--drop-archive"):
+        with pytest.raises(CommandError, match="no notifications_hq_archive table"):
+            call_command("convert_hq_notifications", flag)
+    with pytest.raises(CommandError, match="one of the arguments"):
+        call_command("convert_hq_notifications")
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        call_command("convert_hq_notifications", "--dry-run", "--batch-size=0")
