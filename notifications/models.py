@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from notifications.compat.mixins import HqNotificationMixin, HqQuerySetMixin
 from notifications.constants import (
     CATEGORY_MAX_LENGTH,
     DISPLAY_MAX_LENGTH,
@@ -80,7 +81,7 @@ class InboxState(models.Model):
         return f"inbox of {self.user_id}: {self.unread_count} unread, last seq {self.last_seq}"
 
 
-class NotificationQuerySet(models.QuerySet["Notification"]):
+class NotificationQuerySet(HqQuerySetMixin, models.QuerySet["Notification"]):
     def for_user(self, user: Any) -> NotificationQuerySet:
         return self.filter(recipient_id=user.pk)
 
@@ -142,7 +143,7 @@ def _generic_relation(
     )
 
 
-class Notification(models.Model):
+class Notification(HqNotificationMixin, models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from notifications.views import json_api, pages, preferences, unsubscribe
+from notifications.views import hq, json_api, pages, preferences, unsubscribe
 
 app_name = "notifications"
 
@@ -22,9 +22,29 @@ urlpatterns += [
     path("delete/", pages.page_delete, name="page-delete"),
 ]
 
-# Preferences (issue 10): the JSON API, the page, and the digest emails' unsubscribe link.
+# Preferences: the JSON API, the page, and the digest emails' unsubscribe link.
 urlpatterns += [
     path("api/preferences/", preferences.preferences_api, name="api-preferences"),
     path("preferences/", preferences.preferences_page, name="preferences"),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
+]
+
+# django-notifications-hq's URL names and paths (views/hq.py): its templates and notify.js keep working.
+urlpatterns += [
+    path("", pages.notification_page, name="all"),
+    path("unread/", hq.unread_page, name="unread"),
+    path("mark-all-as-read/", hq.mark_all_as_read, name="mark_all_as_read"),
+    path("mark-as-read/<int:slug>/", hq.mark_as_read, name="mark_as_read"),
+    path("mark-as-unread/<int:slug>/", hq.mark_as_unread, name="mark_as_unread"),
+    path("delete/<int:slug>/", hq.delete, name="delete"),
+    path(
+        "api/unread_count/",
+        hq.live_unread_notification_count,
+        name="live_unread_notification_count",
+    ),
+    path("api/all_count/", hq.live_all_notification_count, name="live_all_notification_count"),
+    path(
+        "api/unread_list/", hq.live_unread_notification_list, name="live_unread_notification_list"
+    ),
+    path("api/all_list/", hq.live_all_notification_list, name="live_all_notification_list"),
 ]
