@@ -12,7 +12,7 @@ PY_NEW ?= $(shell for v in 3.14 3.13 3.12; do \
 	  for d in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do [ -x "$$d" ] && { echo $$d; exit; }; done; \
 	done)
 
-.PHONY: install demo test test-python test-js test-postgres test-django6 test-e2e test-faults lint format bench clean
+.PHONY: install demo test test-python test-js test-postgres test-django6 test-e2e test-faults lint format bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,8 +75,14 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## make bench: ours against the tutorial-style app (bench/README.md); BENCH_ARGS="--users 500 ...".
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## make bench-quick: N = 100, one round, for CI: fails on a crash or a lost or duplicated notification.
+bench-quick: install
+	$(BIN)/python bench/run.py --quick --json bench/results/quick.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-django6 db.sqlite3* staticfiles

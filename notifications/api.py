@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from notifications import delivery, fanout, protocol, signals
+from notifications import backends, delivery, fanout, preferences, protocol, signals
 from notifications import recipients as resolver
 from notifications.conf import app_settings
 from notifications.exceptions import InvalidRecipients, NotificationNotFound
@@ -56,7 +56,7 @@ def notify(
 
 
 def _notify(recipients: Recipients, columns: dict[str, Any]) -> list[Notification]:
-    user_pks = resolver.pks(recipients)
+    user_pks = preferences.in_app_recipients(resolver.pks(recipients), columns["category"])
     if not user_pks:
         return []
     using = router.db_for_write(Notification)
@@ -86,7 +86,7 @@ def notify_many(
     """
     columns = clean(verb, fields)
     batch = max(1, batch_size or app_settings.BATCH_SIZE)
-    users = resolver.users(recipients).order_by("pk")
+    users = preferences.in_app_users(resolver.users(recipients), columns["category"]).order_by("pk")
     using = router.db_for_write(Notification)
     total, last = 0, None
     while True:
@@ -102,7 +102,7 @@ def notify_many(
 
 
 def _created(notifications: list[Notification]) -> None:
-    delivery.send(delivery.notification_messages(notifications))
+    backends.deliver(notifications)
     signals.notification_created.send(sender=Notification, notifications=notifications)
 
 

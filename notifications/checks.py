@@ -11,6 +11,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from notifications import conf
 from notifications.conf import app_settings
 from notifications.constants import (
+    EMAIL,
     MINIMUM_CAPACITY,
     RECOMMENDED_CAPACITY,
     REDIS_BLOCKING_SECONDS,
@@ -135,7 +136,45 @@ def check_security(**kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+def check_backends(**kwargs: Any) -> list[CheckMessage]:
+    """E005 a delivery backend that cannot be loaded; W007 email links without a site URL."""
+    from notifications.backends import load_backend
+
+    try:
+        paths = app_settings.BACKENDS
+        base_url = app_settings.EMAIL_BASE_URL
+    except NotificationsImproperlyConfigured:
+        return []  # check_settings reports it (E002 to E004)
+    messages: list[CheckMessage] = []
+    names = []
+    for path in paths:
+        try:
+            names.append(load_backend(path).name)
+        except NotificationsImproperlyConfigured as exc:
+            messages.append(
+                Error(
+                    str(exc),
+                    hint=(
+                        "Each entry is the dotted path of a "
+                        "notifications.backends.base.DeliveryBackend subclass with a `name`."
+                    ),
+                    id="notifications.E005",
+                )
+            )
+    if EMAIL in names and base_url is None:
+        messages.append(
+            Warning(
+                "NOTIFICATIONS['EMAIL_BASE_URL'] is not set: digest emails carry paths instead of "
+                "links, and no List-Unsubscribe header.",
+                hint="Set it to your site's address, such as 'https://example.com'.",
+                id="notifications.W007",
+            )
+        )
+    return messages
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings)
+    register(Tags.compatibility)(check_backends)
     register(Tags.compatibility)(check_channel_layer)
     register(Tags.security, deploy=False)(check_security)

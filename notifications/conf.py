@@ -19,12 +19,13 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, NewType, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from notifications.constants import CHANNELS, is_category_key
 from notifications.exceptions import NotificationsImproperlyConfigured
 
 # Each key here also has a typed field in NotificationsSettings below (a test keeps the two equal).
@@ -67,7 +68,39 @@ DEFAULTS: dict[str, Any] = {
     # Page size of the JSON list, and its maximum.
     "PAGE_SIZE": 20,
     "MAX_PAGE_SIZE": 100,
+    # Delivery channels run after commit, in order, each isolated from the others' failures: dotted
+    # paths of notifications.backends.base.DeliveryBackend subclasses (docs/preferences.md).
+    "BACKENDS": (
+        "notifications.backends.live.LiveBackend",
+        "notifications.backends.email.EmailBackend",
+    ),
+    # {"<category>": {"label": ..., "in_app": bool, "push": bool, "email": bool}}: each category's
+    # label and default per channel, which each user may change. A category not declared is always on.
+    "CATEGORIES": {},
+    # Seconds an unread notification waits before an email digest lists it.
+    "EMAIL_DIGEST_DELAY": 1800.0,
+    # Absolute base of the links in emails ("https://example.com"); None: emails carry paths only.
+    "EMAIL_BASE_URL": None,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """One declared category: its label and each channel's default (a user may change them)."""
+
+    label: str
+    in_app: bool = True
+    push: bool = True
+    email: bool = True
+
+    def default(self, channel: str) -> bool:
+        """The category's default for a channel; a channel it does not name is on."""
+        value = getattr(self, channel, True) if channel in CHANNELS else True
+        return bool(value)
+
+
+# PROJECT_KEY's type: any non-empty string (a plain ``str | None`` field is an http(s) URL).
+ProjectKey = NewType("ProjectKey", str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +108,14 @@ class NotificationsSettings:
     """The validated values of ``settings.NOTIFICATIONS``, one field per key of ``DEFAULTS``.
 
     A field's type is its rule: ``str`` is a non-empty string, ``int`` a positive integer, ``float`` a
-    positive number (an int is converted), ``float | None`` and ``str | None`` those or None, ``bool``
-    True or False, a ``Literal`` one of its values.
+    positive number (an int is converted), ``float | None`` that or None, ``bool`` True or False, a
+    ``Literal`` one of its values, ``str | None`` an http(s) URL or None, ``ProjectKey | None`` a
+    non-empty string or None, ``tuple[str, ...]`` a list of dotted paths, ``dict[str, Category]`` the
+    categories.
     """
 
     CHANNEL_LAYER: str
-    PROJECT_KEY: str | None
+    PROJECT_KEY: ProjectKey | None
     CATCH_UP_LIMIT: int
     MAX_FRAME_BYTES: int
     MAX_IDS: int
@@ -96,6 +131,10 @@ class NotificationsSettings:
     GC_TUNING: bool
     PAGE_SIZE: int
     MAX_PAGE_SIZE: int
+    BACKENDS: tuple[str, ...]
+    CATEGORIES: dict[str, Category]
+    EMAIL_DIGEST_DELAY: float
+    EMAIL_BASE_URL: str | None
 
 
 class SettingsProblem(NamedTuple):
@@ -141,11 +180,11 @@ def _non_empty_string(value: object) -> str:
     return value
 
 
-def _optional_non_empty_string(value: object) -> str | None:
+def _optional_non_empty_string(value: object) -> ProjectKey | None:
     if value is None:
         return None
     try:
-        return _non_empty_string(value)
+        return ProjectKey(_non_empty_string(value))
     except ValueError:
         raise ValueError("None or a non-empty string") from None
 
@@ -165,13 +204,63 @@ def _convert(field_type: object, value: object) -> object:
     return _CONVERTERS[field_type](value)
 
 
+def _dotted_paths(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValueError("a list of dotted paths")
+    for path in value:
+        if not isinstance(path, str) or "." not in path.strip(".") or " " in path:
+            raise ValueError(f"a list of dotted paths ({path!r} is not one)")
+    return tuple(value)
+
+
+def _optional_url(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ValueError("None or an http(s) URL such as 'https://example.com'")
+    return value.rstrip("/")
+
+
+_CATEGORY_SHAPE = 'a dict {"<key>": {"label": str, "in_app": bool, "push": bool, "email": bool}}'
+
+
+def _categories(value: object) -> dict[str, Category]:
+    if not isinstance(value, dict):
+        raise ValueError(_CATEGORY_SHAPE)
+    categories: dict[str, Category] = {}
+    for key, spec in value.items():
+        if not isinstance(key, str) or not is_category_key(key):
+            raise ValueError(
+                f"{_CATEGORY_SHAPE}; the key {key!r} is not a category key (ASCII letters, "
+                "digits, '_', '.', ':', '-', at most 64)"
+            )
+        if not isinstance(spec, dict):
+            raise ValueError(f"{_CATEGORY_SHAPE}; {key!r} maps to {spec!r}")
+        unknown = set(spec) - {"label", *CHANNELS}
+        if unknown:
+            raise ValueError(
+                f"{_CATEGORY_SHAPE}; {key!r} has unknown keys {sorted(map(str, unknown))}"
+            )
+        label = spec.get("label", key)
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(f"{_CATEGORY_SHAPE}; the label of {key!r} is not a non-empty string")
+        for channel in CHANNELS:
+            if not isinstance(spec.get(channel, True), bool):
+                raise ValueError(f"{_CATEGORY_SHAPE}; {key!r}[{channel!r}] is not True or False")
+        categories[key] = Category(label=label, **{c: spec.get(c, True) for c in CHANNELS})
+    return categories
+
+
 _CONVERTERS: dict[object, Callable[[object], object]] = {
     bool: _boolean,
     int: _positive_int,
     float: _positive_number,
     float | None: _optional_positive_number,
     str: _non_empty_string,
-    str | None: _optional_non_empty_string,
+    ProjectKey | None: _optional_non_empty_string,
+    str | None: _optional_url,
+    tuple[str, ...]: _dotted_paths,
+    dict[str, Category]: _categories,
 }
 _FIELD_TYPES = typing.get_type_hints(NotificationsSettings)
 

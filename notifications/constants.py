@@ -20,6 +20,18 @@ URL_MAX_LENGTH = 2048
 CATEGORY_MAX_LENGTH = 64
 DISPLAY_MAX_LENGTH = 255
 
+#: The delivery channels a category and a user's preferences name (a backend's ``name``).
+IN_APP, PUSH, EMAIL = "in_app", "push", "email"
+CHANNELS = (IN_APP, PUSH, EMAIL)
+
+
+def is_category_key(value: str) -> bool:
+    """A category key: 1 to CATEGORY_MAX_LENGTH ASCII letters, digits, '_', '.', ':' or '-'."""
+    return 0 < len(value) <= CATEGORY_MAX_LENGTH and all(
+        ch.isascii() and (ch.isalnum() or ch in "_.:-") for ch in value
+    )
+
+
 # channels-redis blocks on Redis reads for up to this many seconds (RedisChannelLayer.brpop_timeout).
 REDIS_BLOCKING_SECONDS = 5
 # Above the blocking read, so redis-py never times out an idle server's read (close 1011 on daphne).

@@ -34,3 +34,7 @@ class NotificationsImproperlyConfigured(ImproperlyConfigured):
     Deliberately not a NotificationsError (django-anymail does the same): code that handles a refused
     notification with ``except NotificationsError`` must never swallow a broken configuration.
     """
+
+
+class InvalidPreferences(NotificationsError, ValueError):
+    """A change of preferences names an unknown category or channel, or a value that is not a bool."""

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from notifications.compat.mixins import HqNotificationMixin, HqQuerySetMixin
 from notifications.constants import (
     CATEGORY_MAX_LENGTH,
     DISPLAY_MAX_LENGTH,
@@ -80,7 +81,7 @@ class InboxState(models.Model):
         return f"inbox of {self.user_id}: {self.unread_count} unread, last seq {self.last_seq}"
 
 
-class NotificationQuerySet(models.QuerySet["Notification"]):
+class NotificationQuerySet(HqQuerySetMixin, models.QuerySet["Notification"]):
     def for_user(self, user: Any) -> NotificationQuerySet:
         return self.filter(recipient_id=user.pk)
 
@@ -142,7 +143,7 @@ def _generic_relation(
     )
 
 
-class Notification(models.Model):
+class Notification(HqNotificationMixin, models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -230,3 +231,73 @@ class Notification(models.Model):
         result = type(self).objects.using(using).filter(pk=self.pk).delete()
         self.pk = None
         return result
+
+
+class Preference(models.Model):
+    """A user's choice for one channel of one category, over the category's default.
+
+    ``category`` is a declared category's key, or ``"*"`` for a switch over every category (the email
+    unsubscribe link sets it): a channel is on for a user when that switch is not off and the
+    category's own choice (or default) is on. notifications/preferences.py reads and writes them.
+    """
+
+    EVERY_CATEGORY = "*"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        verbose_name=_("user"),
+    )
+    category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH)
+    channel = models.CharField(_("channel"), max_length=32)
+    enabled = models.BooleanField(_("enabled"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "category", "channel"], name="notifications_unique_preference"
+            ),
+        ]
+        # wanted() for a large audience reads the users who differ from a default, not each user.
+        indexes = [
+            models.Index(
+                fields=["category", "channel", "enabled"], name="notifications_pref_choice_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.channel} {state} for {self.category} of user {self.user_id}"
+
+
+class PendingEmail(models.Model):
+    """A notification waiting for its recipient's email digest.
+
+    Written after commit by the email backend for the recipients who want email for its category. A
+    digest run claims the due rows with its own token in one UPDATE (a row claimed by another run is
+    skipped), emails them, then deletes them: each notification is emailed at most once.
+    """
+
+    notification = models.OneToOneField(
+        Notification, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # The notification's: a claim filters on this table's columns only, so that PostgreSQL re-checks
+    # `claim = ''` on a row another run claimed meanwhile (a condition through a join is not re-checked).
+    created_at = models.DateTimeField()
+    # "" until a digest run claims the row with its own token.
+    claim = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("pending email")
+        verbose_name_plural = _("pending emails")
+        indexes = [models.Index(fields=["claim", "created_at"], name="notifications_pending_idx")]
+
+    def __str__(self) -> str:
+        return f"notification {self.notification_id} for user {self.recipient_id}"

@@ -56,7 +56,7 @@ def clean(verb: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
     if level not in Level.values:
         raise InvalidNotification(f"level must be one of {', '.join(Level.values)}, not {level!r}.")
     category = _text("category", fields.get("category", ""), constants.CATEGORY_MAX_LENGTH)
-    if category and not all(ch.isascii() and (ch.isalnum() or ch in "_.:-") for ch in category):
+    if category and not constants.is_category_key(category):
         raise InvalidNotification(
             "category must be a short key of ASCII letters, digits, '_', '.', ':' or '-'."
         )

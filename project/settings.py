@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,7 +86,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-NOTIFICATIONS: dict[str, object] = {}
+NOTIFICATIONS: dict[str, object] = {
+    "CATEGORIES": {
+        "comments": {"label": "Comments", "in_app": True, "push": True, "email": True},
+        "posts": {"label": "Posts", "in_app": True, "push": True, "email": False},
+    },
+    # Digest emails: print them on the console (EMAIL_BACKEND below) after one minute.
+    "EMAIL_DIGEST_DELAY": 60,
+    "EMAIL_BASE_URL": os.environ.get("DJANGO_SITE_URL", "http://127.0.0.1:8000"),
+}
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "Relay <notifications@example.com>"
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+import django
 
 from project.settings import SQLITE_OPTIONS
 
@@ -91,3 +92,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 # Subprocesses (daphne) get their NOTIFICATIONS as JSON in this variable.
 NOTIFICATIONS: dict[str, object] = json.loads(os.environ.get("NOTIFICATIONS_TEST_SETTINGS", "{}"))
+if django.VERSION >= (6, 1):
+    # Django 6.1 deprecates EMAIL_BACKEND for MAILERS (the test runner makes each one locmem).
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -539,7 +539,8 @@ def test_query_count_of_a_rule_is_constant_in_the_number_of_recipients(
     ten = _rule_queries(10, django_capture_on_commit_callbacks)
     hundred = _rule_queries(100, django_capture_on_commit_callbacks)
     assert ten == hundred
-    assert ten <= 10
+    # 10, plus the in_app and the email preference reads and the email digest queue's insert.
+    assert ten <= 13
 
 
 # registration

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from django.template import Context, Template
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from notifications import api, notify
 from notifications.templatetags.notifications import notification_badge, safe_href
@@ -56,6 +57,82 @@ def html_nonces(html: str) -> list[str]:
     return re.findall(r'nonce="([^"]*)"', html)
 
 
+TEMPLATES = ("bell", "item", "toast", "toasts")
+
+
+def templates_in(html: str) -> list[str]:
+    return re.findall(r'<template data-notifications-template="([a-z]+)">', html)
+
+
+def test_script_writes_the_templates_the_client_clones() -> None:
+    assert templates_in(render("{% notifications_script %}")) == list(TEMPLATES)
+    alone = render("{% notifications_templates %}")
+    assert templates_in(alone) == list(TEMPLATES)
+    assert "<script" not in alone
+
+
+class Hooks(HTMLParser):
+    """The elements of some markup as (tag, classes, data-notifications-* hooks), in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "template":
+            return
+        hooks = [
+            f"{name}={value}" if name == "data-notifications-field" else name
+            for name, value in attrs
+            if name.startswith("data-notifications-")
+            or name in ("data-notification-id", "data-seq")
+        ]
+        self.found.append((tag, dict(attrs).get("class") or "", hooks))
+
+
+def hooks(html: str) -> list[tuple[str, str, list[str]]]:
+    parser = Hooks()
+    parser.feed(html)
+    return parser.found
+
+
+def between(html: str, start: str, end: str) -> str:
+    return html[html.index(start) : html.index(end, html.index(start)) + len(end)]
+
+
+def test_a_rendered_item_and_the_template_the_client_fills_are_one_markup(alice: Any) -> None:
+    notify(alice, "x", title="T", body="B", url="/x/")
+    bell = render("{% notifications_bell %}", user=alice)
+    item = between(bell, '<li class="notifications-item', "</li>")
+    template = between(
+        render("{% notifications_templates %}"),
+        '<template data-notifications-template="item">',
+        "</li>",
+    )
+    assert hooks(item) == hooks(template)
+    assert "data-notifications-link" in item and 'href="/x/"' in item
+
+
+def test_the_bell_and_the_list_page_carry_one_config(alice: Any) -> None:
+    def config(html: str, root: str) -> dict[str, str]:
+        tag = re.search(rf"<[a-z]+ [^>]*{root}[^>]*>", html)
+        assert tag is not None
+        names = re.findall(r'(data-[a-z-]+)="([^"]*)"', tag.group(0))
+        return {
+            name: value for name, value in names if name not in ("data-first-page", "data-filter")
+        }
+
+    bell = render("{% notifications_bell %}", user=alice)
+    client = Client()
+    client.force_login(alice)
+    page = client.get("/notifications/").content.decode()
+    on_bell = config(bell, "data-notifications-bell")
+    on_page = config(page, "data-notifications-page")
+    assert set(on_bell) == set(on_page)
+    assert len(on_bell) == 8
+    assert templates_in(page).count("entry") == 1
+
+
 def test_bell_renders_nothing_when_signed_out() -> None:
     assert render("{% notifications_bell %}").strip() == ""
 
@@ -69,12 +146,11 @@ def test_bell_has_exact_count_config_and_latest_items(alice: Any) -> None:
     assert 'data-last-seq="3"' in html
     assert 'data-ws-path="/ws/notifications/"' in html
     assert 'data-api-url="/notifications/api/"' in html
-    assert 'data-list-url="/notifications/"' in html
     assert re.search(r'data-csrf-token="[A-Za-z0-9]{32,}"', html)
     assert 'data-sound="false"' in html
     assert f'data-user-id="{alice.pk}"' in html
     assert re.search(r"<span class=\"notifications-badge\" data-notifications-badge>2</span>", html)
-    titles = re.findall(r'notifications-item__title">([^<]*)<', html)
+    titles = re.findall(r'class="notifications-item__title"[^>]*>([^<]*)<', html)
     assert titles == ["Title 2", "Title 1", "Title 0"]
     assert html.count("is-unread") == 2
     initial = re.search(

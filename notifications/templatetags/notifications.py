@@ -1,7 +1,8 @@
 """Template tags for the browser client: ``{% load notifications %}``.
 
-- ``{% notifications_script %}`` writes the stylesheet link and the ES-module ``<script>`` (with a CSP
-  nonce from ``nonce=...``, the ``csp_nonce`` context variable or ``request.csp_nonce``).
+- ``{% notifications_script %}`` writes the stylesheet link, the ES-module ``<script>`` (with a CSP
+  nonce from ``nonce=...``, the ``csp_nonce`` context variable or ``request.csp_nonce``) and the
+  ``<template>`` elements the client clones (``{% notifications_templates %}`` writes those alone).
 - ``{% notifications_bell %}`` renders the bell with the exact unread count and the latest notifications,
   plus the ``data-*`` configuration the script reads.
 - ``{% unread_notifications_count %}`` is the signed-in user's unread count.
@@ -17,8 +18,6 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
 from notifications import api, protocol, validation
 from notifications.exceptions import InvalidNotification
@@ -72,24 +71,45 @@ def _nonce(context: template.Context, nonce: str | None) -> str:
     return str(getattr(request, "csp_nonce", "") or "")
 
 
-@register.simple_tag(takes_context=True)
-def notifications_script(context: template.Context, nonce: str | None = None) -> SafeString:
-    """The stylesheet and the client module, with a CSP nonce when one is known."""
-    css = static("notifications/css/notifications.css")
-    js = static("notifications/js/notifications.js")
-    value = _nonce(context, nonce)
-    if value:
-        return format_html(
-            '<link rel="stylesheet" href="{}" nonce="{}">\n'
-            '<script type="module" src="{}" nonce="{}"></script>',
-            css,
-            value,
-            js,
-            value,
-        )
-    return format_html(
-        '<link rel="stylesheet" href="{}">\n<script type="module" src="{}"></script>', css, js
-    )
+@register.inclusion_tag("notifications/script.html", takes_context=True)
+def notifications_script(context: template.Context, nonce: str | None = None) -> dict[str, Any]:
+    """The stylesheet, the client module (with a CSP nonce when one is known) and its templates."""
+    return {
+        "css": static("notifications/css/notifications.css"),
+        "js": static("notifications/js/notifications.js"),
+        "nonce": _nonce(context, nonce),
+    }
+
+
+@register.inclusion_tag("notifications/templates.html")
+def notifications_templates() -> dict[str, Any]:
+    """The <template> elements the client clones, for a page that writes its own <script> tag."""
+    return {}
+
+
+#: The notification a <template> is rendered with: unread, every optional part present, all text empty
+#: (the client fills it in). It has the names of item.html and toast.html (a protocol payload) and those
+#: of entry.html (a Notification: pk, is_read).
+_PLACEHOLDER: dict[str, Any] = {
+    "placeholder": True,
+    "id": "",
+    "pk": "",
+    "seq": "",
+    "level": "info",
+    "read": False,
+    "is_read": False,
+    "title": "",
+    "verb": "",
+    "body": "",
+    "href": "",
+    "created_at": "",
+}
+
+
+@register.simple_tag
+def notification_placeholder() -> dict[str, Any]:
+    """The empty notification that notifications/*.html render inside a <template>."""
+    return dict(_PLACEHOLDER)
 
 
 def _user(context: template.Context) -> Any:
@@ -108,7 +128,6 @@ def client_config(
     return {
         "ws_path": WEBSOCKET_PATH,
         "api_url": reverse("notifications:api-list"),
-        "list_url": reverse("notifications:list"),
         "csrf_token": get_token(request) if request is not None else "",
         "last_seq": last_seq,
         "unread_count": unread,

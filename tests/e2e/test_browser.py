@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.template import Context, Template
 
 from notifications import api, notify
 from notifications.models import Notification
@@ -146,7 +147,7 @@ def test_mark_read_in_one_tab_updates_the_other(login: Any, alice: Any) -> None:
                                              (e) => window.__read.push(e.detail)); }"""
     )
     tab_a.click("[data-notifications-toggle]")
-    tab_a.click(f'[data-notifications-read="{second.pk}"]')
+    tab_a.click(f'[data-notification-id="{second.pk}"] [data-notifications-read]')
     wait_badge(tab_b, "1")
     wait_badge(tab_a, "1")
     assert tab_b.evaluate("window.__read") == [{"ids": [second.pk], "unread_count": 1}]
@@ -465,6 +466,7 @@ def test_keyboard_and_screen_reader_access(login: Any, alice: Any) -> None:
     assert page.evaluate("document.activeElement.hasAttribute('data-notifications-toggle')")
     # Marking the focused item read keeps focus inside the dropdown.
     page.keyboard.press("Enter")
+    assert page.get_by_role("button", name="Mark “Keyboard” as read", exact=True).count() == 1
     page.locator(".notifications-item__read").focus()
     page.keyboard.press("Enter")
     wait_badge(page, "")
@@ -671,26 +673,33 @@ def test_tabs_of_a_signed_out_session_do_not_block_the_next_one(
         assert not alice_tab.evaluate("window.notifications.client.signedOut")
 
 
+# A page of the site that no template of ours rendered (it has no bell and no script), given an empty
+# bell element, the markup of the script tag (passed in: the <template> elements) and the module.
+EMPTY_BELL = """(templates) => {
+    const bell = document.createElement("div");
+    bell.id = "bell";
+    bell.dataset.notifications = "";
+    bell.dataset.notificationsBell = "";
+    document.body.append(bell);
+    if (templates) document.head.insertAdjacentHTML("beforeend", templates);
+    const script = document.createElement("script");
+    script.type = "module";
+    script.src = "/static/notifications/js/notifications.js";
+    document.head.append(script);
+}"""
+
+
 def test_plain_script_tag_and_an_empty_bell_element(login: Any, alice: Any) -> None:
-    """Without the template tags: an empty [data-notifications] element and the module in a plain
-    <script type="module">; the client builds the bell and fetches the latest notifications."""
+    """Without {% notifications_bell %}: an empty [data-notifications] element, the templates that
+    {% notifications_templates %} writes and the module in a plain <script type="module">; the client
+    clones the bell from its template and fetches the latest notifications."""
     for i in range(3):
         notify(alice, "x", title=f"n{i}")
     page = login(alice).new_page()
-    # A page of the site that no template of ours rendered (it sets no bell, and no script).
     page.goto("/notifications/api/unread-count/")
     page.evaluate(
-        """() => {
-            const bell = document.createElement("div");
-            bell.id = "bell";
-            bell.dataset.notifications = "";
-            bell.dataset.notificationsBell = "";
-            document.body.append(bell);
-            const script = document.createElement("script");
-            script.type = "module";
-            script.src = "/static/notifications/js/notifications.js";
-            document.head.append(script);
-        }"""
+        EMPTY_BELL,
+        Template("{% load notifications %}{% notifications_templates %}").render(Context()),
     )
     page.wait_for_function(OPEN, timeout=30_000)
     wait_badge(page, "3")
@@ -703,6 +712,23 @@ def test_plain_script_tag_and_an_empty_bell_element(login: Any, alice: Any) -> N
     page.click("#bell [data-notifications-mark-all]")
     wait_badge(page, "")
     wait_until(lambda: api.unread_count(alice) == 0, page)
+
+
+def test_missing_templates_are_named_and_the_rest_runs(login: Any, alice: Any) -> None:
+    """A page that loads the module without the templates: the widgets that need them say so in the
+    console, and the connection, the counts and the API still work."""
+    n = notify(alice, "x", title="counted")[0]
+    page = login(alice).new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.goto("/notifications/api/unread-count/")
+    page.evaluate(EMPTY_BELL, "")
+    page.wait_for_function(OPEN, timeout=30_000)
+    assert any('data-notifications-template="bell"' in error for error in errors), errors
+    assert any('data-notifications-template="toast"' in error for error in errors), errors
+    page.wait_for_function("window.notifications.unreadCount === 1")
+    page.evaluate(f"window.notifications.markRead({n.pk})")
+    page.wait_for_function("window.notifications.unreadCount === 0")
 
 
 def test_a_relayed_change_falls_back_to_http_when_the_leaders_socket_just_dropped(

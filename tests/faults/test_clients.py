@@ -31,8 +31,10 @@ async def open_and_close(server: servers.DaphneServer, session: servers.Session)
         assert json.loads(await ws.recv())["type"] == "welcome"
 
 
+# Not strict: the defect shows only when a push races a close, which most runs hit but not all. Make
+# it strict (or drop the marker) with the fix of item 10.
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     raises=AssertionError,
     reason="issue 8 item 10: a push that races a socket's close is logged as a warning with a "
     "traceback (autobahn's Disconnected), once per socket",

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 
-import { Backoff, Connection } from "../../notifications/static/notifications/js/core.js";
+import { Backoff, Connection } from "../../notifications/static/notifications/js/connection.js";
 
 class FakeClock {
   constructor() {

@@ -2,17 +2,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
+import { Backoff, backoffDelay, socketUrl } from "../../notifications/static/notifications/js/connection.js";
 import {
-  Backoff,
   BADGE_CAP,
-  backoffDelay,
   badgeText,
   formatTime,
   NotificationStore,
   normalizeIds,
   safeHref,
   SeqTracker,
-  socketUrl,
   Throttle,
   VisibilityRegistry,
 } from "../../notifications/static/notifications/js/core.js";

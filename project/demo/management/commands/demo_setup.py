@@ -18,7 +18,13 @@ class Command(BaseCommand):
         users = get_user_model()._default_manager
         for username, password, is_admin in DEMO_USERS:
             user, created = users.get_or_create(
-                username=username, defaults={"is_staff": is_admin, "is_superuser": is_admin}
+                username=username,
+                defaults={
+                    "is_staff": is_admin,
+                    "is_superuser": is_admin,
+                    # Digest emails print on the console (project/settings.py).
+                    "email": f"{username}@example.com",
+                },
             )
             if created:
                 user.set_password(password)

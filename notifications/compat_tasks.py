@@ -1,0 +1,13 @@
+"""Django's tasks framework: ``django.tasks`` on Django 6, the ``django-tasks`` backport on 5.2.
+
+Both read the ``TASKS`` setting; without one, tasks run at once in the process that enqueues them.
+"""
+
+from __future__ import annotations
+
+try:
+    from django.tasks import task
+except ImportError:  # Django < 6
+    from django_tasks import task  # type: ignore[no-redef,import-untyped,unused-ignore]
+
+__all__ = ["task"]

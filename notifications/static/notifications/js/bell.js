@@ -1,0 +1,136 @@
+// The bell: badge, dropdown list, mark-read buttons and the desktop-notifications button.
+
+import { badgeText } from "./core.js";
+import { cloneTemplate, renderNotification, requireTemplates } from "./render.js";
+
+export class Bell {
+  /**
+   * @param {HTMLElement} root the [data-notifications-bell] element
+   * @param {import("./client.js").NotificationsClient} client
+   */
+  constructor(root, client) {
+    const empty = !root.querySelector("[data-notifications-toggle]");
+    requireTemplates("item", ...(empty ? ["bell"] : []));
+    this.root = root;
+    this.client = client;
+    this.build();
+    this.toggle.addEventListener("click", (event) => {
+      event.preventDefault();
+      if (this.isOpen) this.close(true);
+      else this.open();
+    });
+    this.markAll.addEventListener("click", () => {
+      client.markAllRead().catch(() => {});
+    });
+    this.desktop.addEventListener("click", () => {
+      client.requestPermission().catch(() => {});
+    });
+    this.items.addEventListener("click", (event) => this.onItemClick(event));
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.isOpen) {
+        event.preventDefault();
+        this.close(true);
+      }
+    });
+    document.addEventListener("click", (event) => {
+      if (this.isOpen && event.target instanceof Node && !root.contains(event.target)) this.close(false);
+    });
+    this.updateDesktopButton();
+  }
+
+  /** Finds the server-rendered parts; an empty root gets a copy of the "bell" template. */
+  build() {
+    const root = this.root;
+    /** @param {string} name */
+    const find = (name) => /** @type {HTMLElement} */ (root.querySelector(`[data-notifications-${name}]`));
+    if (!find("toggle")) root.append(cloneTemplate("bell"));
+    this.toggle = find("toggle");
+    this.badge = find("badge");
+    this.dropdown = find("dropdown");
+    this.items = find("items");
+    this.empty = find("empty");
+    this.markAll = find("mark-all");
+    this.desktop = find("enable-desktop");
+    if (document.getElementById(this.dropdown.id) !== this.dropdown) {
+      // A second bell on the page: ids must stay unique for aria-controls.
+      this.dropdown.id = `notifications-dropdown-${Math.random().toString(36).slice(2, 8)}`;
+      this.toggle.setAttribute("aria-controls", this.dropdown.id);
+    }
+  }
+
+  get isOpen() {
+    return !this.dropdown.hidden;
+  }
+
+  open() {
+    this.client.render(); // refreshes the relative times ("5 minutes ago")
+    this.dropdown.hidden = false;
+    this.toggle.setAttribute("aria-expanded", "true");
+    this.root.classList.add("is-open");
+    const first = this.dropdown.querySelector("a[href], button:not([hidden]):not([disabled])");
+    (first instanceof HTMLElement ? first : this.dropdown).focus();
+  }
+
+  /** @param {boolean} returnFocus */
+  close(returnFocus) {
+    this.dropdown.hidden = true;
+    this.toggle.setAttribute("aria-expanded", "false");
+    this.root.classList.remove("is-open");
+    if (returnFocus) this.toggle.focus();
+  }
+
+  /** @param {MouseEvent} event */
+  onItemClick(event) {
+    const target = event.target instanceof Element ? event.target : null;
+    const item = target?.closest("[data-notification-id]");
+    const id = Number(item?.getAttribute("data-notification-id"));
+    if (!item) return;
+    if (target?.closest("[data-notifications-read]")) {
+      event.preventDefault();
+      this.client.markRead([id]).catch(() => {});
+      return;
+    }
+    if (target?.closest("a[href]") && item.classList.contains("is-unread")) {
+      // The page is about to unload: send over HTTP with keepalive so the request outlives it.
+      this.client.markRead([id], { keepalive: true }).catch(() => {});
+    }
+  }
+
+  /** @param {number} count */
+  renderBadge(count) {
+    const text = badgeText(count);
+    this.badge.textContent = text;
+    this.badge.hidden = text === "";
+    const label = count > 0 ? `Notifications, ${text} unread` : "Notifications";
+    this.toggle.setAttribute("aria-label", label);
+    const hadFocus = document.activeElement === this.markAll;
+    this.markAll.disabled = count === 0;
+    if (hadFocus && this.markAll.disabled) this.keepFocus(null);
+  }
+
+  /** @param {object[]} notifications newest first */
+  renderList(notifications) {
+    const active = document.activeElement;
+    const hadFocus = active instanceof Element && this.dropdown.contains(active);
+    const focusedId = hadFocus ? active.closest("[data-notification-id]")?.getAttribute("data-notification-id") : null;
+    this.items.replaceChildren(...notifications.map((n) => renderNotification("item", n)));
+    this.empty.hidden = notifications.length > 0;
+    if (hadFocus) this.keepFocus(focusedId);
+  }
+
+  /**
+   * After a re-render removed the focused element (a "Mark read" button), focus what took its place.
+   * @param {string | null | undefined} itemId
+   */
+  keepFocus(itemId) {
+    if (!this.isOpen || this.dropdown.contains(document.activeElement)) return;
+    const item = itemId ? this.items.querySelector(`[data-notification-id="${CSS.escape(itemId)}"]`) : null;
+    const target = item?.querySelector("a[href], button:not([hidden])") ?? this.dropdown;
+    if (target instanceof HTMLElement) target.focus();
+  }
+
+  updateDesktopButton() {
+    const supported = typeof Notification !== "undefined";
+    this.desktop.hidden = !supported || Notification.permission !== "default";
+  }
+}

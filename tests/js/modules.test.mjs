@@ -1,0 +1,46 @@
+// The client's modules load without a DOM (nothing runs at import time but the guarded auto-start), the
+// entry module keeps its public API, and a missing template is a clear error.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+
+const JS = "../../notifications/static/notifications/js";
+
+describe("notifications.js", () => {
+  it("exports the documented API", async () => {
+    const module = await import(`${JS}/notifications.js`);
+    for (const name of ["start", "markRead", "markAllRead", "remove", "requestPermission", "api"]) {
+      assert.ok(name in module, name);
+    }
+    for (const name of ["NotificationsClient", "NotificationsRequestError", "readConfig", "badgeText", "safeHref"]) {
+      assert.ok(name in module, name);
+    }
+    assert.equal(module.api.state, "closed");
+    assert.equal(module.api.unreadCount, null);
+    assert.throws(() => module.markRead(1), /no \[data-notifications\] element/);
+  });
+});
+
+describe("render.js", () => {
+  const saved = { document: globalThis.document, HTMLTemplateElement: globalThis.HTMLTemplateElement };
+  after(() => Object.assign(globalThis, saved));
+
+  it("keeps unknown levels out of class names", async () => {
+    const { levelOf } = await import(`${JS}/render.js`);
+    assert.equal(levelOf("warning"), "warning");
+    assert.equal(levelOf("x y"), "info");
+    assert.equal(levelOf(undefined), "info");
+  });
+
+  it("names every missing template and the tag that writes them", async () => {
+    const { requireTemplates } = await import(`${JS}/render.js`);
+    globalThis.document = { querySelector: () => null };
+    globalThis.HTMLTemplateElement = class {};
+    assert.throws(
+      () => requireTemplates("item", "bell"),
+      (error) =>
+        error.message.includes('<template data-notifications-template="item">') &&
+        error.message.includes('<template data-notifications-template="bell">') &&
+        error.message.includes("{% notifications_script %}"),
+    );
+  });
+});
