@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from notifications.views import json_api, pages
 
@@ -20,4 +21,10 @@ urlpatterns += [
     path("mark-read/", pages.page_mark_read, name="page-mark-read"),
     path("mark-all-read/", pages.page_mark_all_read, name="page-mark-all-read"),
     path("delete/", pages.page_delete, name="page-delete"),
+]
+
+# The browser client's strings in the request's language (Django's JavaScript catalog), loaded by
+# {% notifications_script %}.
+urlpatterns += [
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["notifications"]), name="jsi18n"),
 ]

@@ -76,7 +76,11 @@ class Command(BaseCommand):
         notified = ngettext("Notified %(count)d user", "Notified %(count)d users", count) % {
             "count": count
         }
-        self.stdout.write(self.style.SUCCESS(f"{notified}; {delivery_note()}."))
+        summary = _("%(notified)s; %(delivery)s.") % {
+            "notified": notified,
+            "delivery": delivery_note(),
+        }
+        self.stdout.write(self.style.SUCCESS(summary))
 
 
 #: A notification needs a verb; from a shell, "--title hi" alone should do.

@@ -1,6 +1,7 @@
 // The bell: badge, dropdown list, mark-read buttons and the desktop-notifications button.
 
 import { badgeText } from "./core.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { cloneTemplate, renderNotification, requireTemplates } from "./render.js";
 
 export class Bell {
@@ -147,7 +148,13 @@ export class Bell {
     const text = badgeText(count);
     this.badge.textContent = text;
     this.badge.hidden = text === "";
-    const label = count > 0 ? `Notifications, ${text} unread` : "Notifications";
+    // The msgids of bell_content.html's aria-label: one translation for both.
+    const label =
+      count > 0
+        ? interpolate(ngettext("Notifications, %(badge)s unread", "Notifications, %(badge)s unread", count), {
+            badge: text,
+          })
+        : gettext("Notifications");
     this.toggle.setAttribute("aria-label", label);
     const hadFocus = document.activeElement === this.markAll;
     this.markAll.disabled = count === 0;
