@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +128,11 @@ def test_the_catalogs_hold_every_string_of_the_sources(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def client_fr(client_a: Client) -> Client:
+def client_fr(client_a: Client) -> Iterator[Client]:
     client_a.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
-    return client_a
+    yield client_a
+    # LocaleMiddleware leaves French active in this thread after the request; other tests run here.
+    translation.deactivate()
 
 
 def test_the_list_page_is_in_french_under_accept_language_fr(client_fr: Client, alice: Any) -> None:
