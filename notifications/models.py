@@ -156,7 +156,7 @@ class Notification(HqNotificationMixin, models.Model):
     verb = models.CharField(_("verb"), max_length=VERB_MAX_LENGTH)
     title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH, blank=True)
     body = models.TextField(_("body"), blank=True)
-    url = models.CharField(_("url"), max_length=URL_MAX_LENGTH, blank=True)
+    url = models.CharField(_("URL"), max_length=URL_MAX_LENGTH, blank=True)
     level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
     category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)

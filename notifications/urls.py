@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.urls import path, re_path
+from django.views.i18n import JavaScriptCatalog
 
-from notifications.http import api_not_found
+from notifications.http_errors import api_not_found
 from notifications.views import hq, json_api, pages, preferences, unsubscribe
 
 app_name = "notifications"
@@ -48,6 +49,12 @@ urlpatterns += [
         "api/unread_list/", hq.live_unread_notification_list, name="live_unread_notification_list"
     ),
     path("api/all_list/", hq.live_all_notification_list, name="live_all_notification_list"),
+]
+
+# The browser client's strings in the request's language (Django's JavaScript catalog), loaded by
+# {% notifications_script %}.
+urlpatterns += [
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["notifications"]), name="jsi18n"),
 ]
 
 # Last: every answer under api/ is JSON, an unknown URL's too.

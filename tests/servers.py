@@ -261,12 +261,14 @@ def daphne_server(
             log_path.unlink(missing_ok=True)
 
 
-def manage(redis_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def manage(
+    redis_url: str, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py <args>`` in a third process sharing the test database and Redis."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=subprocess_env(redis_url),
+        env=subprocess_env(redis_url, extra=env),
         capture_output=True,
         text=True,
         timeout=timeout,

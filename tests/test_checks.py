@@ -196,6 +196,8 @@ def test_w001_in_memory_layer_without_debug(good: Any, outside_tests: None) -> N
     good.CHANNEL_LAYERS = {"default": MEMORY}
     [message] = checks.check_channel_layer()
     assert message.id == "notifications.W001" and isinstance(message, Warning)
+    assert "only when the server polls the database (every 1.5 s)" in message.msg
+    assert "read or deleted changes made there do not reach them" in message.msg
 
 
 def test_w001_quiet_under_the_test_runner(good: Any) -> None:

@@ -1,7 +1,7 @@
 """The JSON HTTP API, scoped to the signed-in user. Changes need POST and a CSRF token.
 
 JSON errors are: ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status, or 503 when the
-database fails and 500 on a bug (notifications/http.py).
+database fails and 500 on a bug (notifications/http_errors.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from notifications import api, protocol
 from notifications.conf import app_settings
 from notifications.exceptions import InvalidNotification, NotificationNotFound
-from notifications.http import error, json_errors
+from notifications.http_errors import error, json_errors
 from notifications.views.base import cursor, ids, seq_page
 
 View = Callable[..., HttpResponse]

@@ -17,7 +17,7 @@ from notifications import preferences
 from notifications.backends import get_backends
 from notifications.constants import CHANNELS, EMAIL, IN_APP, PUSH
 from notifications.exceptions import InvalidPreferences
-from notifications.http import error
+from notifications.http_errors import error
 from notifications.views.json_api import json_endpoint
 
 CHANNEL_LABELS = {IN_APP: "In the app", PUSH: "Desktop", EMAIL: "Email"}

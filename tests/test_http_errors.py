@@ -1,4 +1,4 @@
-"""Every answer of the JSON API is JSON: unknown URLs, bugs, and the database down (notifications/http.py)."""
+"""Every answer of the JSON API is JSON: unknown URLs, bugs, and the database down (notifications/http_errors.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from notifications import http
+from notifications import http_errors
 from notifications.views import json_api
 from tests import servers
 
@@ -43,7 +43,7 @@ def database_down(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> It
 
     connection.close()
     monkeypatch.setattr(connection, "get_new_connection", refuse)
-    monkeypatch.setattr(http, "_warned", {})
+    monkeypatch.setattr(http_errors, "_warned", {})
     yield
     monkeypatch.undo()
     connection.close()
@@ -80,9 +80,9 @@ def test_a_bug_answers_a_json_500(
 
     monkeypatch.setattr(json_api.api, "inbox", broken)
     assert_json_error(signed_in.get("/notifications/api/unread-count/"), 500, "server_error")
-    assert [r.exc_info is not None for r in caplog.records if r.name == "notifications.http"] == [
-        True
-    ]
+    assert [
+        r.exc_info is not None for r in caplog.records if r.name == "notifications.http_errors"
+    ] == [True]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-logger = logging.getLogger("notifications.http")
+logger = logging.getLogger("notifications.http_errors")
 
 View = Callable[..., HttpResponse]
 
