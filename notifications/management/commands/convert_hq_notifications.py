@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
-from notifications.compat import convert
+from notifications.compat import convert, rollback
 from notifications.models import InboxState, Notification
 
 
@@ -62,16 +62,16 @@ class Command(BaseCommand):
                 "first."
             )
         if options["drop_archive"]:
-            convert.drop_archive(using)
+            rollback.drop_archive(using)
             self.stdout.write(f"Dropped {convert.ARCHIVE}.")
             return
-        newer = convert.newer_than_archive(using)
+        newer = rollback.newer_than_archive(using)
         if newer and not options["force"]:
             raise CommandError(
                 f"{newer} notifications were created since the conversion; the rollback would "
                 "lose them. Add --force to roll back anyway."
             )
-        convert.rollback(using, Notification, InboxState)
+        rollback.rollback(using, Notification, InboxState)
         self.stdout.write(
             f"{convert.TABLE} is django-notifications-hq's table again, with its "
             f"{report.rows} rows as they were. Now reinstall django-notifications-hq."
