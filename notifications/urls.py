@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from notifications.views import json_api, pages, preferences, unsubscribe
+from notifications.views import json_api, pages, preferences, push, unsubscribe
 
 app_name = "notifications"
 
@@ -12,6 +12,13 @@ urlpatterns = [
     path("api/mark-read/", json_api.mark_read, name="api-mark-read"),
     path("api/mark-all-read/", json_api.mark_all_read, name="api-mark-all-read"),
     path("api/delete/", json_api.delete, name="api-delete"),
+]
+
+# Web Push: the service worker, the browsers' subscriptions, a click on a push (docs/push.md).
+urlpatterns += [
+    path("sw.js", push.service_worker, name="service-worker"),
+    path("api/push-subscriptions/", push.push_subscriptions, name="api-push-subscriptions"),
+    path("api/push-read/", push.push_read, name="api-push-read"),
 ]
 
 # The HTML list page and its no-JavaScript form posts.
