@@ -240,3 +240,16 @@ def test_keys_without_the_push_extra_say_how_to_install_it(
     settings.NOTIFICATIONS = {"WEB_PUSH": GOOD}
     [problem] = problems()
     assert "pip install 'django-realtime-notifications[push]'" in problem.msg
+
+
+@pytest.mark.django_db
+def test_the_preferences_page_offers_the_desktop_column_only_with_keys(
+    settings: Any, alice: Any
+) -> None:
+    client = Client()
+    client.force_login(alice)
+    categories = {"comments": {"label": "Comments", "push": True}}
+    settings.NOTIFICATIONS = {"CATEGORIES": categories}
+    assert 'name="push:comments"' not in client.get("/notifications/preferences/").content.decode()
+    settings.NOTIFICATIONS = {"CATEGORIES": categories, "WEB_PUSH": GOOD}
+    assert 'name="push:comments"' in client.get("/notifications/preferences/").content.decode()
