@@ -12,7 +12,7 @@ PY_NEW ?= $(shell for v in 3.14 3.13 3.12; do \
 	  for d in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do [ -x "$$d" ] && { echo $$d; exit; }; done; \
 	done)
 
-.PHONY: install demo test test-python test-js test-postgres test-django6 test-e2e lint format bench clean
+.PHONY: install demo test test-python test-js test-postgres test-django6 test-e2e test-faults lint format bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test-postgres: install
 test-e2e: install
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
 
+## The fault suite (tests/faults): Redis and daphne killed, paused and restarted under live sockets.
+## Minutes long, so not part of `make test`; CI runs it.
+test-faults: install
+	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS) tests/faults
+
 ## The suite on the newest Django 6 with the newest Python >= 3.12, where one exists.
 test-django6:
 	@if [ -z "$(PY_NEW)" ]; then echo "test-django6: skipped (no python3.12+ found)"; exit 0; fi; \
@@ -70,8 +75,14 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## make bench: ours against the tutorial-style app (bench/README.md); BENCH_ARGS="--users 500 ...".
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## make bench-quick: N = 100, one round, for CI: fails on a crash or a lost or duplicated notification.
+bench-quick: install
+	$(BIN)/python bench/run.py --quick --json bench/results/quick.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-django6 db.sqlite3* staticfiles

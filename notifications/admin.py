@@ -187,12 +187,34 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),
+            **_form_context(form, BROADCAST_FIELDSETS, self),
             "title": _("Broadcast a notification"),
             "opts": self.opts,
-            "form": form,
             "active_users": recipients.active_users().count(),
         }
         return TemplateResponse(request, "admin/notifications/broadcast.html", context)
+
+
+_MESSAGE_FIELDS = {"fields": ["title", "body", "url", "level"]}
+SEND_FIELDSETS: list[tuple[Any, dict[str, Any]]] = [(None, _MESSAGE_FIELDS)]
+BROADCAST_FIELDSETS: list[tuple[Any, dict[str, Any]]] = [
+    (_("Recipients"), {"fields": ["audience", "group"]}),
+    (_("Message"), _MESSAGE_FIELDS),
+]
+
+
+def _form_context(
+    form: Any,
+    fieldsets: list[tuple[Any, dict[str, Any]]],
+    model_admin: admin.ModelAdmin,  # type: ignore[type-arg]
+) -> dict[str, Any]:
+    """What the admin's own change-form includes need: fieldsets, aligned rows, errors in place."""
+    return {
+        "form": form,
+        "adminform": helpers.AdminForm(form, fieldsets, {}, model_admin=model_admin),
+        "errors": form.errors,
+        "media": model_admin.media + form.media,
+    }
 
 
 @admin.action(description=_("Send a notification"))
@@ -225,9 +247,9 @@ def send_notification(
     opts = modeladmin.model._meta
     context = {
         **modeladmin.admin_site.each_context(request),
+        **_form_context(form, SEND_FIELDSETS, modeladmin),
         "title": _("Send a notification"),
         "opts": opts,
-        "form": form,
         "count": queryset.count(),
         "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         "select_across": request.POST.get("select_across", "0"),

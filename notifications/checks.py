@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from notifications import conf
+from notifications import conf, transport
 from notifications.conf import app_settings
 from notifications.constants import (
     EMAIL,
@@ -51,7 +51,9 @@ def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
         messages.append(
             Warning(
                 "The in-memory channel layer is used with DEBUG = False: notifications created in "
-                "one process never reach sockets served by another.",
+                "another process reach open sockets only when the server polls the database "
+                f"(every {transport.sync_interval():g} s), and read or deleted changes made there "
+                "do not reach them at all.",
                 hint="Use channels-redis in production: notifications.layers.redis_channel_layer().",
                 id="notifications.W001",
             )

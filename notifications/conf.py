@@ -20,7 +20,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, NewType, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -33,16 +33,19 @@ from notifications.exceptions import NotificationsImproperlyConfigured
 DEFAULTS: dict[str, Any] = {
     # Which CHANNEL_LAYERS alias carries live delivery.
     "CHANNEL_LAYER": "default",
+    # A digest of it is in the group names, so projects sharing one Redis database never get each
+    # other's pushes. None: SECRET_KEY. Set it to keep groups stable across a key rotation.
+    "PROJECT_KEY": None,
     # Most notifications replayed on connect or `sync`; a client further behind gets `reset`.
     "CATCH_UP_LIMIT": 200,
-    # Client frames larger than this close the socket with code 1009.
+    # Client frames larger than this close the socket with code 4009.
     "MAX_FRAME_BYTES": 16 * 1024,
     # Most ids in one mark_read / delete command (frame or HTTP call).
     "MAX_IDS": 500,
     # Client frames allowed per second (sustained) and in a burst, per socket.
     "RATE_LIMIT_PER_SECOND": 10.0,
     "RATE_LIMIT_BURST": 40,
-    # Frames refused with `rate_limited` before the socket is closed with 1008.
+    # Frames refused with `rate_limited` before the socket is closed with 4008.
     "RATE_LIMIT_STRIKES": 20,
     # Seconds between re-joins of the user's group, so sockets outlive the layer's group_expiry.
     # None: half the layer's group_expiry, at most five minutes. Each re-join also catches up from the
@@ -131,18 +134,23 @@ class Category:
         return bool(value)
 
 
+# PROJECT_KEY's type: any non-empty string (a plain ``str | None`` field is an http(s) URL).
+ProjectKey = NewType("ProjectKey", str)
+
+
 @dataclass(frozen=True, slots=True)
 class NotificationsSettings:
     """The validated values of ``settings.NOTIFICATIONS``, one field per key of ``DEFAULTS``.
 
     A field's type is its rule: ``str`` is a non-empty string, ``int`` a positive integer, ``float`` a
     positive number (an int is converted), ``float | None`` that or None, ``bool`` True or False, a
-    ``Literal`` one of its values, ``str | None`` an http(s) URL or None, ``tuple[str, ...]`` a list of
-    dotted paths, ``dict[str, Category]`` the categories; ``WEB_PUSH`` is None (Web Push off) until its
-    three required keys are all set.
+    ``Literal`` one of its values, ``str | None`` an http(s) URL or None, ``ProjectKey | None`` a
+    non-empty string or None, ``tuple[str, ...]`` a list of dotted paths, ``dict[str, Category]`` the
+    categories; ``WEB_PUSH`` is None (Web Push off) until its three required keys are all set.
     """
 
     CHANNEL_LAYER: str
+    PROJECT_KEY: ProjectKey | None
     CATCH_UP_LIMIT: int
     MAX_FRAME_BYTES: int
     MAX_IDS: int
@@ -206,6 +214,15 @@ def _non_empty_string(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("a non-empty string")
     return value
+
+
+def _optional_non_empty_string(value: object) -> ProjectKey | None:
+    if value is None:
+        return None
+    try:
+        return ProjectKey(_non_empty_string(value))
+    except ValueError:
+        raise ValueError("None or a non-empty string") from None
 
 
 def _boolean(value: object) -> bool:
@@ -332,6 +349,7 @@ _CONVERTERS: dict[object, Callable[[object], object]] = {
     float: _positive_number,
     float | None: _optional_positive_number,
     str: _non_empty_string,
+    ProjectKey | None: _optional_non_empty_string,
     str | None: _optional_url,
     tuple[str, ...]: _dotted_paths,
     dict[str, Category]: _categories,

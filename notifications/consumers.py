@@ -299,7 +299,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not self.bucket.take():
             self.strikes += 1
             if self.strikes > app_settings.RATE_LIMIT_STRIKES:
-                await self.close(code=protocol.CLOSE_POLICY_VIOLATION)
+                await self.close(code=protocol.CLOSE_TOO_MANY_FRAMES)
             else:
                 await self._error(protocol.RATE_LIMITED, "Too many frames; slow down.")
             return

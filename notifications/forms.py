@@ -17,8 +17,12 @@ from notifications.models import Notification
 def _clean_url(value: Any) -> str:
     try:
         return validation.clean_url(value or "")
-    except InvalidNotification as exc:
-        raise forms.ValidationError(str(exc)) from None
+    except InvalidNotification:
+        # validation.py's message is for developers; this one is in the admin's language.
+        raise forms.ValidationError(
+            _("Enter a path such as /orders/3/ or an http(s) URL, without spaces."),
+            code="invalid",
+        ) from None
 
 
 def _notify_kwargs(form: forms.BaseForm) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from notifications.compat.mixins import HqNotificationMixin, HqQuerySetMixin
 from notifications.constants import (
     CATEGORY_MAX_LENGTH,
     DISPLAY_MAX_LENGTH,
@@ -81,7 +82,7 @@ class InboxState(models.Model):
         return f"inbox of {self.user_id}: {self.unread_count} unread, last seq {self.last_seq}"
 
 
-class NotificationQuerySet(models.QuerySet["Notification"]):
+class NotificationQuerySet(HqQuerySetMixin, models.QuerySet["Notification"]):
     def for_user(self, user: Any) -> NotificationQuerySet:
         return self.filter(recipient_id=user.pk)
 
@@ -143,7 +144,7 @@ def _generic_relation(
     )
 
 
-class Notification(models.Model):
+class Notification(HqNotificationMixin, models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -156,7 +157,7 @@ class Notification(models.Model):
     verb = models.CharField(_("verb"), max_length=VERB_MAX_LENGTH)
     title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH, blank=True)
     body = models.TextField(_("body"), blank=True)
-    url = models.CharField(_("url"), max_length=URL_MAX_LENGTH, blank=True)
+    url = models.CharField(_("URL"), max_length=URL_MAX_LENGTH, blank=True)
     level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
     category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)

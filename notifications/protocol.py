@@ -7,6 +7,7 @@ format opens this module and no other.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -16,8 +17,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import msgpack
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
+
+from notifications.conf import app_settings
 
 if TYPE_CHECKING:
     from notifications.models import Notification
@@ -50,10 +54,12 @@ RATE_LIMITED: Final = "rate_limited"
 INVALID_SINCE: Final = "invalid_since"
 SERVER_ERROR: Final = "server_error"
 
-# Close codes.
-CLOSE_POLICY_VIOLATION: Final = 1008
-CLOSE_TOO_BIG: Final = 1009
-CLOSE_LOGGED_OUT: Final = 4401
+# Close codes: 4000-4999 only, because daphne (autobahn) refuses any server close code other than
+# 1000 and 3000-4999 (close(code=1009) raises inside the app and the client sees 1011).
+CLOSE_TOO_MANY_FRAMES: Final = 4008  # went on sending after `rate_limited` (policy)
+CLOSE_TOO_BIG: Final = 4009  # a frame larger than MAX_FRAME_BYTES
+CLOSE_TOO_MANY_CONNECTIONS: Final = 4029  # the user has MAX_CONNECTIONS_PER_USER sockets open
+CLOSE_LOGGED_OUT: Final = 4401  # the session ended: do not reconnect
 
 # Channel-layer message types (dispatched by Channels to `notifications_push` etc.).
 LAYER_PUSH: Final = "notifications.push"
@@ -73,12 +79,24 @@ class ProtocolError(Exception):
 
 
 def user_group(user_pk: Any) -> str:
-    """The channel-layer group of every socket of one user."""
+    """The channel-layer group of every socket of one user, in this project's namespace.
+
+    Two projects sharing one Redis database would otherwise share ``user 3``'s group: the name carries a
+    key of the project (``PROJECT_KEY``, by default derived from ``SECRET_KEY``).
+    """
     key = str(user_pk)
     if not _GROUP_SAFE.match(key):
         # Group names allow ASCII letters, digits, '-', '_', '.' and < 100 characters.
         key = "h" + hashlib.sha256(key.encode()).hexdigest()[:40]
-    return f"notifications.user.{key}"
+    return (
+        f"notifications.{_project_tag(app_settings.PROJECT_KEY or settings.SECRET_KEY)}.user.{key}"
+    )
+
+
+@functools.cache
+def _project_tag(project_key: str) -> str:
+    # A digest: the key itself (the SECRET_KEY by default) must never reach Redis.
+    return hashlib.sha256(f"notifications.project:{project_key}".encode()).hexdigest()[:12]
 
 
 def _encode(frame: dict[str, Any]) -> str:

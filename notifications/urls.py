@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
+from django.views.i18n import JavaScriptCatalog
 
-from notifications.views import json_api, pages, preferences, push, unsubscribe
+from notifications.http_errors import api_not_found
+from notifications.views import hq, json_api, pages, preferences, push, unsubscribe
 
 app_name = "notifications"
 
@@ -29,9 +31,38 @@ urlpatterns += [
     path("delete/", pages.page_delete, name="page-delete"),
 ]
 
-# Preferences (issue 10): the JSON API, the page, and the digest emails' unsubscribe link.
+# Preferences: the JSON API, the page, and the digest emails' unsubscribe link.
 urlpatterns += [
     path("api/preferences/", preferences.preferences_api, name="api-preferences"),
     path("preferences/", preferences.preferences_page, name="preferences"),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]
+
+# django-notifications-hq's URL names and paths (views/hq.py): its templates and notify.js keep working.
+urlpatterns += [
+    path("", pages.notification_page, name="all"),
+    path("unread/", hq.unread_page, name="unread"),
+    path("mark-all-as-read/", hq.mark_all_as_read, name="mark_all_as_read"),
+    path("mark-as-read/<int:slug>/", hq.mark_as_read, name="mark_as_read"),
+    path("mark-as-unread/<int:slug>/", hq.mark_as_unread, name="mark_as_unread"),
+    path("delete/<int:slug>/", hq.delete, name="delete"),
+    path(
+        "api/unread_count/",
+        hq.live_unread_notification_count,
+        name="live_unread_notification_count",
+    ),
+    path("api/all_count/", hq.live_all_notification_count, name="live_all_notification_count"),
+    path(
+        "api/unread_list/", hq.live_unread_notification_list, name="live_unread_notification_list"
+    ),
+    path("api/all_list/", hq.live_all_notification_list, name="live_all_notification_list"),
+]
+
+# The browser client's strings in the request's language (Django's JavaScript catalog), loaded by
+# {% notifications_script %}.
+urlpatterns += [
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["notifications"]), name="jsi18n"),
+]
+
+# Last: every answer under api/ is JSON, an unknown URL's too.
+urlpatterns += [re_path(r"^api/", api_not_found)]

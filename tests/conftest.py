@@ -21,14 +21,37 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from django.db import connections
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from notifications import delivery
 from notifications.layers import redis_channel_layer
 
 CI = os.environ.get("CI") == "true"
+
+# Property-based tests (tests/test_fuzz.py): the same few examples on every run and every machine.
+hypothesis_settings.register_profile(
+    "notifications",
+    derandomize=True,
+    database=None,
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile("notifications")
 # Every key this test run writes to Redis starts with this prefix (daphne subprocesses inherit it), and
 # only those keys are ever deleted: test runs sharing one Redis do not wipe each other's groups.
 REDIS_PREFIX = os.environ.setdefault("NOTIFICATIONS_TEST_REDIS_PREFIX", f"test{os.getpid()}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fault suite (marker `faults`) runs only when selected: ``-m faults`` (make test-faults)."""
+    if "faults" in (config.option.markexpr or ""):
+        return
+    faults = [item for item in items if item.get_closest_marker("faults")]
+    if faults:
+        config.hook.pytest_deselected(items=faults)
+        items[:] = [item for item in items if not item.get_closest_marker("faults")]
 
 
 def free_port() -> int:

@@ -13,8 +13,8 @@ creates notifications for the server's sockets uses the same layer config: ``red
 Pytest fixtures wrapping this live in tests/conftest.py (``daphne``, ``daphne_factory``,
 ``live_redis_layer``). Also here: ``DaphneServer.logout()``, ``create_sessions()`` (signed-in sessions
 for many users in one INSERT), ``ws_connect()`` / ``recv_json()`` (a sync websockets client),
-``manage()`` (a third process), ``redis_server()`` (a throwaway redis-server to stop and restart) and
-``counting_redis_connections()``.
+``assert_clean_log()`` (no traceback in daphne's log), ``manage()`` (a third process),
+``redis_server()`` (a throwaway redis-server to stop and restart) and ``counting_redis_connections()``.
 """
 
 from __future__ import annotations
@@ -184,6 +184,16 @@ class DaphneServer:
             raise AssertionError(f"Logout failed: HTTP {response.status}")
 
 
+def assert_clean_log(server: DaphneServer) -> None:
+    """Fail on any traceback in the server's log (an app crash, a close code daphne refused ...)."""
+    log = server.log()
+    if "Traceback" in log:
+        start = log.index("Traceback")
+        raise AssertionError(
+            f"daphne logged a traceback:\n{log[max(0, start - 500) : start + 4000]}"
+        )
+
+
 def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
     jar: SimpleCookie = SimpleCookie()
     for header in response.headers.get_all("Set-Cookie") or []:
@@ -251,12 +261,14 @@ def daphne_server(
             log_path.unlink(missing_ok=True)
 
 
-def manage(redis_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def manage(
+    redis_url: str, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py <args>`` in a third process sharing the test database and Redis."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=subprocess_env(redis_url),
+        env=subprocess_env(redis_url, extra=env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -16,7 +16,8 @@ import django
 from project.settings import SQLITE_OPTIONS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECRET_KEY = "tests-only"
+# Subprocesses may run as another project (tests of two projects sharing one Redis database).
+SECRET_KEY = os.environ.get("NOTIFICATIONS_TEST_SECRET_KEY", "tests-only")
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
@@ -37,6 +38,7 @@ AUTH_USER_MODEL = "testapp.User"
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the browser's language (Accept-Language)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -396,6 +397,34 @@ def test_send_notification_with_bad_input_redisplays_the_form(
     assert Notification.objects.count() == 0
 
 
+def form_rows(page: str) -> dict[str, str]:
+    """The markup of each admin form row (``<div class="form-row ...">``), by its field's name."""
+    rows = {}
+    for chunk in page.split('<div class="form-row')[1:]:
+        chunk = chunk.split("</fieldset>")[0]
+        name = re.search(r'name="(\w+)"', chunk)
+        assert name, chunk
+        rows[name[1]] = chunk
+    return rows
+
+
+def test_send_notification_uses_the_admin_form_layout(admin_client: Client, alice: Any) -> None:
+    response = action(
+        admin_client, USERS, "send_notification", [alice.pk], apply="1", title="", level="info"
+    )
+    page = response.content.decode()
+    assert "admin/includes/fieldset.html" in [t.name for t in response.templates]
+    assert '<fieldset class="module aligned ' in page
+    assert 'class="errornote"' in page
+    rows = form_rows(page)
+    assert list(rows) == ["title", "body", "url", "level"]
+    # The error sits in the title's own row; the other rows have none.
+    assert rows["title"].startswith(" errors") and 'class="errorlist"' in rows["title"]
+    assert all("errorlist" not in rows[name] for name in ("body", "url", "level"))
+    assert 'class="help"' in rows["url"] and "an http(s) URL" in rows["url"]
+    assert 'aria-describedby="id_url_helptext"' in rows["url"]
+
+
 def test_send_notification_needs_the_add_permission(client: Client, alice: Any) -> None:
     clerk = staff("clerk", "testapp.view_user", "testapp.change_user")
     client.force_login(clerk)
@@ -455,6 +484,17 @@ def test_broadcast_to_one_group(admin_client: Client, alice: Any, bob: Any) -> N
     response = broadcast(admin_client, audience="group", group=str(team.pk))
     assert "Notified 1 user." in response.content.decode()
     assert list(Notification.objects.values_list("recipient__username", flat=True)) == ["alice"]
+
+
+def test_broadcast_uses_the_admin_form_layout(admin_client: Client, db: None) -> None:
+    page = broadcast(admin_client, audience="group").content.decode()
+    assert page.count('<fieldset class="module aligned ') == 2
+    assert re.findall(r'class="fieldset-heading">([^<]+)<', page) == ["Recipients", "Message"]
+    rows = form_rows(page)
+    assert list(rows) == ["audience", "group", "title", "body", "url", "level"]
+    assert rows["group"].startswith(" errors") and "Choose the group to notify." in rows["group"]
+    assert all("errorlist" not in rows[name] for name in ("audience", "title", "body", "url"))
+    assert 'class="errornote"' in page
 
 
 @pytest.mark.parametrize(

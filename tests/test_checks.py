@@ -116,6 +116,8 @@ def test_e003_names_each_unknown_key(good: Any) -> None:
         {"GROUP_REFRESH_INTERVAL": False},
         {"CHANNEL_LAYER": ""},
         {"CHANNEL_LAYER": 1},
+        {"PROJECT_KEY": ""},
+        {"PROJECT_KEY": 7},
     ],
     ids=repr,
 )
@@ -147,6 +149,7 @@ def test_each_failure_is_reported_once_under_its_id(good: Any) -> None:
         {"RATE_LIMIT_PER_SECOND": 3},
         {"GROUP_REFRESH_INTERVAL": None},
         {"GROUP_REFRESH_INTERVAL": 30},
+        {"PROJECT_KEY": "shop-eu"},
         {"CHANNEL_LAYER": "default"},
     ],
     ids=repr,
@@ -193,6 +196,8 @@ def test_w001_in_memory_layer_without_debug(good: Any, outside_tests: None) -> N
     good.CHANNEL_LAYERS = {"default": MEMORY}
     [message] = checks.check_channel_layer()
     assert message.id == "notifications.W001" and isinstance(message, Warning)
+    assert "only when the server polls the database (every 1.5 s)" in message.msg
+    assert "read or deleted changes made there do not reach them" in message.msg
 
 
 def test_w001_quiet_under_the_test_runner(good: Any) -> None:

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from notifications.layers import redis_channel_layer
 from notifications.models import Notification
 from tests.conftest import make_user
 
@@ -24,7 +25,7 @@ def run(*args: str, **options: Any) -> str:
 def test_notify_named_users(alice: Any, bob: Any) -> None:
     make_user("carol")
     out = run("alice", "bob", "--verb", "deployed")
-    assert "Notified 2 user(s)." in out
+    assert "Notified 2 users;" in out
     assert sorted(Notification.objects.values_list("recipient__username", flat=True)) == [
         "alice",
         "bob",
@@ -63,7 +64,7 @@ def test_every_field(alice: Any) -> None:
 def test_all_notifies_every_active_user(alice: Any, bob: Any) -> None:
     make_user("carol", is_active=False)
     out = run("--all", "--verb", "maintenance tonight")
-    assert "Notified 2 user(s)." in out
+    assert "Notified 2 users;" in out
     assert sorted(Notification.objects.values_list("recipient__username", flat=True)) == [
         "alice",
         "bob",
@@ -71,7 +72,7 @@ def test_all_notifies_every_active_user(alice: Any, bob: Any) -> None:
 
 
 def test_a_name_given_twice_is_notified_once(alice: Any) -> None:
-    assert "Notified 1 user(s)." in run("alice", "alice", "--verb", "x")
+    assert "Notified 1 user;" in run("alice", "alice", "--verb", "x")
     assert Notification.objects.count() == 1
 
 
@@ -93,7 +94,6 @@ def test_bad_url_is_a_command_error(alice: Any, url: str) -> None:
     [
         ("--verb", "x"),  # nobody
         ("alice", "--all", "--verb", "x"),  # both
-        ("alice",),  # no verb
         ("alice", "--verb", "x", "--level", "debug"),
         ("alice", "--verb", ""),
         ("alice", "--verb", "x", "--category", "has space"),
@@ -107,8 +107,37 @@ def test_bad_arguments_are_command_errors(alice: Any, args: tuple[str, ...]) -> 
     assert not Notification.objects.exists()
 
 
+def test_the_verb_has_a_default_so_a_title_alone_does(alice: Any) -> None:
+    run("alice", "--title", "hi")
+    assert Notification.objects.values_list("verb", "title").get() == ("notified", "hi")
+
+
+@pytest.mark.parametrize(
+    ("layers", "note"),
+    [
+        ("memory", "open sockets get it within ~1.5 s (in-memory layer: server processes poll"),
+        ("none", "live delivery is off (no channel layer)"),
+        ("redis", "open sockets get it live through Redis"),
+        ("group_send", "open sockets get it live through the channel layer"),
+    ],
+)
+def test_the_command_says_how_open_sockets_get_it(
+    alice: Any, bob: Any, settings: Any, monkeypatch: pytest.MonkeyPatch, layers: str, note: str
+) -> None:
+    monkeypatch.setattr("notifications.delivery.send", lambda messages: None)  # no Redis needed
+    settings.CHANNEL_LAYERS = {
+        "memory": {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
+        "none": {},
+        "redis": {"default": redis_channel_layer("redis://127.0.0.1:6379/0")},
+        "group_send": {"default": redis_channel_layer("redis://127.0.0.1:6379/0")},
+    }[layers]
+    if layers == "group_send":
+        settings.NOTIFICATIONS = {"TRANSPORT": "layer"}
+    assert f"Notified 2 users; {note}" in run("alice", "bob", "--title", "hi")
+
+
 def test_all_with_no_users(db: None) -> None:
-    assert "Notified 0 user(s)." in run("--all", "--verb", "x")
+    assert "Notified 0 users;" in run("--all", "--verb", "x")
 
 
 def test_manage_py_knows_the_command() -> None:
@@ -142,7 +171,7 @@ def team(alice: Any, bob: Any) -> Group:
 
 def test_group_notifies_its_active_members(team: Group, alice: Any) -> None:
     out = run("--group", "team", "--verb", "announced", "--title", "Standup")
-    assert "Notified 1 user(s)." in out
+    assert "Notified 1 user;" in out
     assert list(Notification.objects.values_list("recipient__username", "title")) == [
         ("alice", "Standup")
     ]
@@ -210,6 +239,6 @@ def test_all_and_group_are_sent_in_batches(
     with CaptureQueriesContext(connection) as queries:
         out = run(*audience, "--verb", "x")
     n = 5 if audience == ["--group", "team"] else 6  # bob is not in the team
-    assert f"Notified {n} user(s)." in out
+    assert f"Notified {n} users;" in out
     inserts = [q for q in queries if 'INSERT INTO "notifications_notification"' in q["sql"]]
     assert len(inserts) == 3

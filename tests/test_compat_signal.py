@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -102,8 +103,6 @@ def test_extra_keywords_go_to_data_and_ours_are_understood(alice: Any, bob: Any)
         bob,
         recipient=alice,
         verb="shipped",
-        public=False,
-        timestamp="ignored",
         order_id=42,
         tracking=["a", "b"],
         title="Your order shipped",
@@ -113,6 +112,16 @@ def test_extra_keywords_go_to_data_and_ours_are_understood(alice: Any, bob: Any)
     n = Notification.objects.get()
     assert n.data == {"order_id": 42, "tracking": ["a", "b"]}
     assert (n.title, n.url, n.category) == ("Your order shipped", "/orders/42/", "orders")
+
+
+def test_timestamp_and_public_are_kept(alice: Any, bob: Any) -> None:
+    when = datetime.datetime(2020, 5, 1, 12, 0, tzinfo=datetime.UTC)
+    [(_, [sent])] = notify.send(bob, recipient=alice, verb="x", public=False, timestamp=when, k=1)
+    n = Notification.objects.get()
+    assert (n.created_at, n.timestamp, sent.created_at) == (when, when, when)
+    assert (n.public, n.data) == (False, {"k": 1, "hq": {"public": False}})
+    with pytest.raises(InvalidNotification, match="timestamp"):
+        notify.send(bob, recipient=alice, verb="x", timestamp="yesterday")
 
 
 def test_a_sender_that_is_not_a_model_is_no_actor(alice: Any) -> None:

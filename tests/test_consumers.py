@@ -447,18 +447,18 @@ async def test_ids_of_another_user_are_not_found_and_nothing_changes(
         pytest.param("\u00e9" * 9000, True, id="over-in-utf8-bytes"),
     ],
 )
-async def test_frame_over_max_frame_bytes_closes_with_1009(
+async def test_frame_over_max_frame_bytes_closes_with_4009(
     memory_layer: str, sockets: Open, text: str, closes: bool
 ) -> None:
     socket, _ = await sockets(await auser("alice"))
     await socket.send_to(text_data=text)
     if closes:
-        assert await closed_with(socket) == 1009
+        assert await closed_with(socket) == protocol.CLOSE_TOO_BIG == 4009
     else:
         assert (await receive_frame(socket))["code"] == "invalid_json"
 
 
-async def test_flooding_is_rate_limited_then_closed_with_1008(
+async def test_flooding_is_rate_limited_then_closed_with_4008(
     memory_layer: str, sockets: Open, settings: Any
 ) -> None:
     settings.NOTIFICATIONS = {
@@ -472,7 +472,7 @@ async def test_flooding_is_rate_limited_then_closed_with_1008(
     assert [f["type"] for f in await frames(socket, 5)] == ["pong"] * 5
     for frame in await frames(socket, 3):
         assert (frame["type"], frame["code"]) == ("error", "rate_limited")
-    assert await closed_with(socket) == 1008
+    assert await closed_with(socket) == protocol.CLOSE_TOO_MANY_FRAMES == 4008
 
 
 # Long-lived sockets and sessions.

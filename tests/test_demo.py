@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from django.test import Client
 
 from notifications import notify
 from notifications.models import Notification
+from tests import servers
 from tests.conftest import make_user
 
 User = get_user_model()
@@ -223,3 +226,27 @@ def test_favicon_is_served_without_a_404(client_a: Client) -> None:
     assert 'rel="icon" href="/static/demo/favicon.svg"' in client_a.get("/").content.decode()
     response = Client().get("/favicon.ico")
     assert response.status_code == 301 and response["Location"] == "/static/demo/favicon.svg"
+
+
+def test_make_demo_is_live_from_a_second_shell_without_redis(tmp_path: Path) -> None:
+    # What `make demo` runs, on the demo's own settings (in-memory layer, SQLite), then the README's
+    # `manage.py notify` from another process: daphne's sync pass finds it in the database.
+    demo = {
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "REDIS_URL": "",
+    }
+    servers.manage("", "migrate", "--noinput", env=demo)
+    servers.manage("", "demo_setup", env=demo)
+    with (
+        servers.daphne_server("", env=demo) as daphne,
+        servers.ws_connect(daphne, daphne.login("alice", "alice")) as ws,
+    ):
+        assert servers.recv_json(ws)["type"] == "welcome"
+        out = servers.manage("", "notify", "alice", "--title", "hi", env=demo).stdout
+        sent = time.monotonic()
+        assert "Notified 1 user; open sockets get it within ~1.5 s (in-memory layer" in out
+        frame = servers.recv_json(ws, timeout=5)
+        assert time.monotonic() - sent < 2
+        assert frame["type"] == "notification" and frame["notification"]["title"] == "hi"
+        assert "Traceback" not in daphne.log()

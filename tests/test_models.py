@@ -444,3 +444,8 @@ def test_group_name_of_the_custom_user_is_valid(alice: Any) -> None:
     from channels.layers import BaseChannelLayer
 
     assert BaseChannelLayer().require_valid_group_name(protocol.user_group(alice.pk))
+
+
+def test_the_url_field_is_called_url_in_capitals() -> None:
+    # Django capitalises only the first letter: "url" would show as "Url" in the admin and forms.
+    assert Notification._meta.get_field("url").verbose_name == "URL"

@@ -52,10 +52,11 @@ def test_group_names_are_valid_for_channel_layers(pk: Any) -> None:
 
 
 def test_group_names_are_stable_and_readable_for_plain_pks() -> None:
-    assert protocol.user_group(42) == "notifications.user.42"
+    tag = protocol.user_group(1).split(".")[1]
+    assert protocol.user_group(42) == f"notifications.{tag}.user.42"
     assert protocol.user_group("42") == protocol.user_group(42)
     u = uuid.UUID("12345678-1234-5678-1234-567812345678")
-    assert protocol.user_group(u) == f"notifications.user.{u}"
+    assert protocol.user_group(u) == f"notifications.{tag}.user.{u}"
     assert protocol.user_group("a b") == protocol.user_group("a b")
 
 
@@ -68,7 +69,29 @@ def test_distinct_pks_get_distinct_groups(a: str, b: str) -> None:
 
 def test_all_groups_are_in_the_apps_namespace() -> None:
     for pk in (1, "a b", uuid.uuid4()):
-        assert protocol.user_group(pk).startswith("notifications.user.")
+        assert re.fullmatch(
+            r"notifications\.[0-9a-f]{12}\.user\.[A-Za-z0-9_.-]+", protocol.user_group(pk)
+        )
+
+
+def test_group_names_carry_a_key_of_the_project_not_the_secret(settings: Any) -> None:
+    settings.SECRET_KEY = "project-one"
+    one = protocol.user_group(3)
+    settings.SECRET_KEY = "project-two"
+    two = protocol.user_group(3)
+    assert one != two
+    assert "project" not in one + two  # a digest: the secret never reaches Redis
+    settings.NOTIFICATIONS = {"PROJECT_KEY": "shared"}
+    shared = protocol.user_group(3)
+    assert shared not in {one, two}
+    settings.SECRET_KEY = "project-one"
+    assert protocol.user_group(3) == shared  # the setting wins over SECRET_KEY
+
+
+def test_the_longest_group_name_is_under_100_characters(settings: Any) -> None:
+    settings.NOTIFICATIONS = {"PROJECT_KEY": "k" * 1000}
+    assert len(protocol.user_group("9" * 60)) < 100
+    assert len(protocol.user_group("9" * 61)) < 100
 
 
 # Client frames

@@ -55,21 +55,21 @@ def test_deletes_what_is_older_and_keeps_counts_exact(
     inbox: dict[str, list[Notification]], alice: Any, bob: Any
 ) -> None:
     out = prune("--older-than", "30")
-    assert "Deleted 5 notification(s) older than 30 day(s)." in out
+    assert "Deleted 5 notifications older than 30 days." in out
     assert list(Notification.objects.values_list("pk", flat=True)) == [inbox["new_a"][0].pk]
     assert (api.unread_count(alice), api.unread_count(bob)) == (1, 0)
     counts_are_exact()
 
 
 def test_older_than_is_in_days(inbox: dict[str, list[Notification]]) -> None:
-    assert "Deleted 3 notification(s)" in prune("--older-than", "35")  # alice's 40-day-old ones
+    assert "Deleted 3 notifications" in prune("--older-than", "35")  # alice's 40-day-old ones
     assert Notification.objects.count() == 3
     counts_are_exact()
 
 
 def test_read_only_keeps_unread_ones(inbox: dict[str, list[Notification]], alice: Any) -> None:
     out = prune("--older-than", "30", "--read-only")
-    assert "Deleted 1 read notification(s)" in out
+    assert "Deleted 1 read notification" in out
     assert not Notification.objects.filter(pk=inbox["old_a"][0].pk).exists()
     assert Notification.objects.count() == 5
     assert api.unread_count(alice) == 3
@@ -77,10 +77,10 @@ def test_read_only_keeps_unread_ones(inbox: dict[str, list[Notification]], alice
 
 
 def test_dry_run_deletes_nothing(inbox: dict[str, list[Notification]]) -> None:
-    assert "Would delete 5 notification(s) older than 30 day(s) (dry run)." in prune(
+    assert "Would delete 5 notifications older than 30 days (dry run)." in prune(
         "--older-than", "30", "--dry-run"
     )
-    assert "Would delete 1 read notification(s)" in prune(
+    assert "Would delete 1 read notification" in prune(
         "--older-than", "30", "--dry-run", "--read-only"
     )
     assert Notification.objects.count() == 6
@@ -93,7 +93,7 @@ def test_deletes_in_batches(inbox: dict[str, list[Notification]]) -> None:
         q for q in queries if q["sql"].startswith('DELETE FROM "notifications_notification"')
     ]
     assert len(deletes) == 3  # 2 + 2 + 1
-    assert "Deleted 5 notification(s)" in out
+    assert "Deleted 5 notifications" in out
     counts_are_exact()
 
 
@@ -115,7 +115,7 @@ def test_open_sockets_get_deleted_frames(
 
 
 def test_nothing_to_prune(db: None) -> None:
-    assert "Deleted 0 notification(s)" in prune("--older-than", "0")
+    assert "Deleted 0 notifications" in prune("--older-than", "0")
 
 
 def test_progress_bar_only_on_a_terminal(inbox: dict[str, list[Notification]]) -> None:
@@ -124,7 +124,7 @@ def test_progress_bar_only_on_a_terminal(inbox: dict[str, list[Notification]]) -
     terminal = prune("--older-than", "30", "--batch-size", "1", stdout=Terminal())
     assert "\r[" in terminal
     assert "] 2/2" in terminal  # bob's two after alice's were deleted
-    assert terminal.rstrip().endswith("Deleted 2 notification(s) older than 30 day(s).")
+    assert terminal.rstrip().endswith("Deleted 2 notifications older than 30 days.")
 
 
 @pytest.mark.parametrize(

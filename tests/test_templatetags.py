@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from html.parser import HTMLParser
@@ -10,9 +11,14 @@ from typing import Any
 import pytest
 from django.template import Context, Template
 from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from notifications import api, notify
-from notifications.templatetags.notifications import notification_badge, safe_href
+from notifications.templatetags.notifications import (
+    notification_age,
+    notification_badge,
+    safe_href,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,18 +40,21 @@ def test_script_writes_module_and_stylesheet() -> None:
     html = render("{% notifications_script %}")
     assert '<script type="module" src="/static/notifications/js/notifications.js"></script>' in html
     assert '<link rel="stylesheet" href="/static/notifications/css/notifications.css">' in html
+    # Django's JavaScript catalog, before the module (both run in document order, after parsing).
+    assert '<script src="/notifications/jsi18n/" defer></script>' in html
+    assert html.index("jsi18n") < html.index('type="module"')
     assert "nonce" not in html
 
 
 def test_script_nonce_from_argument_context_or_request() -> None:
-    assert html_nonces(render('{% notifications_script nonce="abc" %}')) == ["abc", "abc"]
-    assert html_nonces(render("{% notifications_script %}", csp_nonce="ctx")) == ["ctx", "ctx"]
+    assert html_nonces(render('{% notifications_script nonce="abc" %}')) == ["abc"] * 3
+    assert html_nonces(render("{% notifications_script %}", csp_nonce="ctx")) == ["ctx"] * 3
     request = RequestFactory().get("/")
     request.csp_nonce = "req"  # type: ignore[attr-defined]
     html = Template("{% load notifications %}{% notifications_script %}").render(
         Context({"request": request})
     )
-    assert html_nonces(html) == ["req", "req"]
+    assert html_nonces(html) == ["req"] * 3
 
 
 def test_script_nonce_is_escaped() -> None:
@@ -209,3 +218,26 @@ def test_unread_count_tag(alice: Any) -> None:
 def test_safe_href(url: Any, expected: str) -> None:
     assert safe_href(url) == expected
     assert render("{{ url|notification_href }}", url=url).strip() == expected.replace("&", "&amp;")
+
+
+@pytest.mark.parametrize(
+    ("age", "shown"),
+    [
+        (datetime.timedelta(seconds=-30), "now"),  # a clock ahead of ours
+        (datetime.timedelta(seconds=0), "now"),
+        (datetime.timedelta(seconds=59), "now"),
+        (datetime.timedelta(seconds=60), "1 minute ago"),
+        (datetime.timedelta(minutes=59, seconds=59), "59 minutes ago"),
+        (datetime.timedelta(hours=1, minutes=59), "1 hour ago"),
+        (datetime.timedelta(days=2, hours=23), "2 days ago"),
+    ],
+)
+def test_notification_age_is_the_clients_rule(age: datetime.timedelta, shown: str) -> None:
+    # core.js formatTime: "now" under a minute, the largest unit floored (never "0 minutes ago").
+    assert notification_age(timezone.now() - age).replace("\xa0", " ") == shown
+
+
+def test_notification_age_past_a_week_is_a_date() -> None:
+    created = datetime.datetime(2026, 1, 2, 10, 0, tzinfo=datetime.UTC)
+    assert notification_age(created) == "01/02/2026"
+    assert notification_age(None) == ""

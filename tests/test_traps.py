@@ -1,4 +1,5 @@
-"""The stack's traps (../shared/STACK_NOTES.md), each proved not to bite on a real daphne over Redis."""
+"""The traps of Channels, channels-redis and daphne (README.md, docs/deployment.md), each proved not
+to bite on a real daphne over Redis."""
 
 from __future__ import annotations
 

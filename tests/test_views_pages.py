@@ -160,6 +160,7 @@ def test_standalone_layout_without_a_project_base(
     notify(alice, "x", title="standalone")
     html = client_alice.get(reverse("notifications:list")).content.decode()
     assert 'class="notifications-standalone"' in html
+    assert '<a class="notifications-standalone__home" href="/">Back to the site</a>' in html
     assert '<script type="module" src="/static/notifications/js/notifications.js">' in html
     assert "data-notifications-bell" in html
     assert "standalone" in html

@@ -7,10 +7,12 @@
   plus the ``data-*`` configuration the script reads.
 - ``{% unread_notifications_count %}`` is the signed-in user's unread count.
 - ``{{ url|notification_href }}`` is the url if it is safe as an ``href`` (a path or http(s)), else "".
+- ``{{ created_at|notification_age }}`` is "now", "5 minutes ago" ... as the client writes it.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import template
@@ -18,6 +20,10 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from notifications import api, protocol, validation
 from notifications.conf import app_settings
@@ -48,6 +54,26 @@ def safe_href(url: object) -> str:
 def notification_href(url: object) -> str:
     """A notification url that is safe as an href, or ""."""
     return safe_href(url)
+
+
+#: Ages (seconds) the client's formatTime (core.js) shares: "now" below a minute, a relative time
+#: below a week, a date beyond.
+MINUTE = 60
+WEEK = 7 * 86400
+
+
+@register.filter(name="notification_age")
+def notification_age(created: object) -> str:
+    """ "now" under a minute, "5 minutes ago" (the largest unit, floored) under a week, else a date."""
+    if not isinstance(created, datetime.datetime):
+        return ""
+    now = timezone.now()
+    seconds = (now - created).total_seconds()
+    if seconds < MINUTE:
+        return _("now")
+    if seconds < WEEK:
+        return _("%(time)s ago") % {"time": timesince(created, now, depth=1)}
+    return date_format(timezone.localtime(created), "SHORT_DATE_FORMAT")
 
 
 @register.filter(name="notification_badge")

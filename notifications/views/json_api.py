@@ -1,6 +1,7 @@
 """The JSON HTTP API, scoped to the signed-in user. Changes need POST and a CSRF token.
 
-JSON errors are: ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status.
+JSON errors are: ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status, or 503 when the
+database fails and 500 on a bug (notifications/http_errors.py).
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ from django.views.decorators.csrf import csrf_exempt
 from notifications import api, protocol
 from notifications.conf import app_settings
 from notifications.exceptions import InvalidNotification, NotificationNotFound
+from notifications.http_errors import error, json_errors
 from notifications.views.base import cursor, ids, seq_page
 
 View = Callable[..., HttpResponse]
-
-
-def error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -37,7 +35,7 @@ def _get_response(request: HttpRequest) -> HttpResponse:  # never called: the ch
 
 
 def json_endpoint(*, methods: tuple[str, ...]) -> Callable[[View], View]:
-    """Allowed methods, signed-in user, CSRF on POST, JSON errors."""
+    """Allowed methods, signed-in user, CSRF on POST, JSON errors (the database down included)."""
 
     def decorate(view: View) -> View:
         @csrf_exempt
@@ -66,7 +64,7 @@ def json_endpoint(*, methods: tuple[str, ...]) -> Callable[[View], View]:
             except SuspiciousOperation as exc:  # too many fields, body too big ...
                 return error(400, "invalid", f"The request was refused: {type(exc).__name__}.")
 
-        return wrapper
+        return json_errors(wrapper)
 
     return decorate
 

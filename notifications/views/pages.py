@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from notifications import api
@@ -62,34 +64,54 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-def _page_change(request: HttpRequest, change: Callable[[], list[int]], done: str) -> HttpResponse:
+def _page_change(
+    request: HttpRequest, change: Callable[[], list[int]], done: Callable[[int], str]
+) -> HttpResponse:
     try:
         ids = change()
-    except (InvalidNotification, NotificationNotFound) as exc:
-        messages.error(request, str(exc), fail_silently=True)
+    except NotificationNotFound:
+        messages.error(
+            request,
+            _("Nothing changed: a notification is not yours or no longer exists."),
+            fail_silently=True,
+        )
+    except InvalidNotification as exc:
+        messages.error(
+            request, _("Nothing changed: %(error)s") % {"error": exc}, fail_silently=True
+        )
     else:
-        messages.success(request, done.format(count=len(ids)), fail_silently=True)
+        messages.success(request, done(len(ids)), fail_silently=True)
     return _back(request)
+
+
+def _marked_read(count: int) -> str:
+    return ngettext(
+        "Marked %(count)d notification as read.", "Marked %(count)d notifications as read.", count
+    ) % {"count": count}
+
+
+def _deleted(count: int) -> str:
+    return ngettext(
+        "Deleted %(count)d notification.", "Deleted %(count)d notifications.", count
+    ) % {"count": count}
 
 
 @login_required
 @require_POST
 def page_mark_read(request: HttpRequest) -> HttpResponse:
     """Form post: mark the `ids` read, then go back."""
-    return _page_change(
-        request, lambda: api.mark_read(request.user, ids(request)), "Marked {count} as read."
-    )
+    return _page_change(request, lambda: api.mark_read(request.user, ids(request)), _marked_read)
 
 
 @login_required
 @require_POST
 def page_mark_all_read(request: HttpRequest) -> HttpResponse:
     """Form post: mark everything read, then go back."""
-    return _page_change(request, lambda: api.mark_all_read(request.user), "Marked {count} as read.")
+    return _page_change(request, lambda: api.mark_all_read(request.user), _marked_read)
 
 
 @login_required
 @require_POST
 def page_delete(request: HttpRequest) -> HttpResponse:
     """Form post: delete the `ids`, then go back."""
-    return _page_change(request, lambda: api.delete(request.user, ids(request)), "Deleted {count}.")
+    return _page_change(request, lambda: api.delete(request.user, ids(request)), _deleted)

@@ -18,7 +18,8 @@ from notifications.backends import get_backends
 from notifications.conf import app_settings
 from notifications.constants import CHANNELS, EMAIL, IN_APP, PUSH
 from notifications.exceptions import InvalidPreferences
-from notifications.views.json_api import error, json_endpoint
+from notifications.http_errors import error
+from notifications.views.json_api import json_endpoint
 
 CHANNEL_LABELS = {IN_APP: "In the app", PUSH: "Desktop", EMAIL: "Email"}
 

@@ -33,8 +33,9 @@ from notifications import api
 from notifications.conf import app_settings
 from notifications.constants import PUSH_ENDPOINT_MAX_LENGTH
 from notifications.exceptions import InvalidNotification, NotificationNotFound
+from notifications.http_errors import error, json_errors
 from notifications.models import PushSubscription
-from notifications.views.json_api import error, json_endpoint
+from notifications.views.json_api import json_endpoint
 from notifications.webpush import read_token_target
 
 SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "notifications" / "sw.js"
@@ -161,6 +162,7 @@ def push_subscriptions(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt  # the signed token stands in for the CSRF token: see the module docstring
+@json_errors
 def push_read(request: HttpRequest) -> HttpResponse:
     """Mark the notification of a clicked push read: {"id": ..., "token": ...} from its payload."""
     if request.method != "POST":

@@ -435,7 +435,7 @@ def test_logout_closes_with_4401_and_no_tab_reconnects(
     )
     with leaves.expect_navigation():
         leaves.click('form[action$="/logout/"] button')
-    stays.wait_for_function("window.notifications.state === 'closed'", timeout=10_000)
+    stays.wait_for_function("window.notifications.state === 'signed-out'", timeout=10_000)
     stays.wait_for_function("window.notifications.client.signedOut", timeout=10_000)
     stays.wait_for_timeout(1_000)
     settled = server.sockets()
@@ -445,6 +445,8 @@ def test_logout_closes_with_4401_and_no_tab_reconnects(
     # user_logged_out before it flushes the session); the next failure finds the session gone.
     assert settled["open"] == 0 and settled["accepted"] == 1 and settled["attempts"] <= 2
     assert "open" not in stays.evaluate("window.__states")
+    assert stays.evaluate("window.__states").pop() == "signed-out"
+    assert stays.locator("#status").text_content().startswith("Signed out")  # the demo's label
 
 
 def test_keyboard_and_screen_reader_access(login: Any, alice: Any) -> None:
@@ -666,7 +668,7 @@ def test_tabs_of_a_signed_out_session_do_not_block_the_next_one(
     if next_user == "bob":
         alice_tab.wait_for_timeout(500)
         assert alice_tab.locator(".notifications-toast").count() == 0
-        assert alice_tab.evaluate("window.notifications.state") == "closed"
+        assert alice_tab.evaluate("window.notifications.state") == "signed-out"
     else:
         # Signed back in as alice: the old tab is served by the new leader again.
         alice_tab.locator('.notifications-toast:has-text("for alice")').wait_for()

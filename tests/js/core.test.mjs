@@ -269,6 +269,13 @@ describe("formatTime", () => {
   const now = Date.parse("2026-11-28T12:00:00Z");
   it("gives short relative times in the past", () => {
     assert.equal(formatTime("2026-11-28T11:59:50Z", now, "en"), "now");
+    // One rule with the server's notification_age: under a minute is "now", units are floored.
+    assert.equal(formatTime("2026-11-28T11:59:01Z", now, "en"), "now");
+    assert.equal(formatTime("2026-11-28T12:00:30Z", now, "en"), "now");
+    assert.equal(formatTime("2026-11-28T11:59:00Z", now, "en"), "1 minute ago");
+    assert.equal(formatTime("2026-11-28T11:58:01Z", now, "en"), "1 minute ago");
+    assert.equal(formatTime("2026-11-27T12:00:00Z", now, "en"), "1 day ago");
+    assert.equal(formatTime("2026-11-28T11:55:00Z", now, "fr"), "il y a 5 minutes");
     assert.equal(formatTime("2026-11-28T11:55:00Z", now, "en"), "5 minutes ago");
     assert.equal(formatTime("2026-11-28T09:00:00Z", now, "en"), "3 hours ago");
     assert.equal(formatTime("2026-11-25T12:00:00Z", now, "en"), "3 days ago");

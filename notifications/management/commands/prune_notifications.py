@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from notifications.api import delete_many
 from notifications.conf import app_settings
@@ -16,24 +18,30 @@ def _non_negative_int(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(
+            _("%(value)r is not a whole number") % {"value": value}
+        ) from None
     if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
+        raise argparse.ArgumentTypeError(_("%(value)s is negative") % {"value": value})
     return number
 
 
 def _positive_int(value: str) -> int:
     number = _non_negative_int(value)
     if number == 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(_("must be at least 1"))
     return number
 
 
 class Command(BaseCommand):
-    help = (
-        "Delete notifications older than DAYS days, in batches, keeping every unread count exact "
-        "(open sockets get a `deleted` frame). --read-only keeps the unread ones."
-    )
+    help = ""  # argparse needs a str, not a lazy string: see create_parser()
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        self.help = _(
+            "Delete notifications older than DAYS days, in batches, keeping every unread count "
+            "exact (open sockets get a `deleted` frame). --read-only keeps the unread ones."
+        )
+        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -41,19 +49,21 @@ class Command(BaseCommand):
             metavar="DAYS",
             type=_non_negative_int,
             required=True,
-            help="Delete notifications created more than DAYS days ago.",
+            help=_("Delete notifications created more than DAYS days ago."),
         )
         parser.add_argument(
-            "--read-only", action="store_true", help="Only delete notifications already read."
+            "--read-only", action="store_true", help=_("Only delete notifications already read.")
         )
         parser.add_argument(
-            "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
+            "--dry-run",
+            action="store_true",
+            help=_("Count what would be deleted; delete nothing."),
         )
         parser.add_argument(
             "--batch-size",
             type=_positive_int,
             default=None,
-            help="Notifications per DELETE (default: NOTIFICATIONS['BATCH_SIZE']).",
+            help=_("Notifications per DELETE (default: NOTIFICATIONS['BATCH_SIZE'])."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -61,14 +71,14 @@ class Command(BaseCommand):
         try:
             cutoff = timezone.now() - timedelta(days=days)
         except OverflowError:
-            raise CommandError(f"--older-than {days} is too far back.") from None
+            raise CommandError(
+                _("--older-than %(days)d is too far back.") % {"days": days}
+            ) from None
         doomed = Notification.objects.filter(created_at__lt=cutoff)
         if options["read_only"]:
             doomed = doomed.filter(read_at__isnull=False)
-        what = "read notification(s)" if options["read_only"] else "notification(s)"
         if options["dry_run"]:
-            n = doomed.count()
-            self.stdout.write(f"Would delete {n} {what} older than {days} day(s) (dry run).")
+            self.stdout.write(_summary(doomed.count(), days, options["read_only"], dry_run=True))
             return
         batch = options["batch_size"] or app_settings.BATCH_SIZE
         progress = _Progress(self.stdout, doomed.count()) if self._is_tty() else None
@@ -77,11 +87,54 @@ class Command(BaseCommand):
         )
         if progress is not None:
             progress.finish()
-        self.stdout.write(self.style.SUCCESS(f"Deleted {deleted} {what} older than {days} day(s)."))
+        self.stdout.write(
+            self.style.SUCCESS(_summary(deleted, days, options["read_only"], dry_run=False))
+        )
 
     def _is_tty(self) -> bool:
         isatty = getattr(self.stdout, "isatty", None)
         return bool(isatty and isatty())
+
+
+def _summary(count: int, days: int, read_only: bool, *, dry_run: bool) -> str:
+    """ "Deleted 3 notifications older than 30 days.", each count with its own plural."""
+    older = ngettext("older than %(days)d day", "older than %(days)d days", days) % {"days": days}
+    values = {"count": count, "older": older}
+    if dry_run and read_only:
+        return (
+            ngettext(
+                "Would delete %(count)d read notification %(older)s (dry run).",
+                "Would delete %(count)d read notifications %(older)s (dry run).",
+                count,
+            )
+            % values
+        )
+    if dry_run:
+        return (
+            ngettext(
+                "Would delete %(count)d notification %(older)s (dry run).",
+                "Would delete %(count)d notifications %(older)s (dry run).",
+                count,
+            )
+            % values
+        )
+    if read_only:
+        return (
+            ngettext(
+                "Deleted %(count)d read notification %(older)s.",
+                "Deleted %(count)d read notifications %(older)s.",
+                count,
+            )
+            % values
+        )
+    return (
+        ngettext(
+            "Deleted %(count)d notification %(older)s.",
+            "Deleted %(count)d notifications %(older)s.",
+            count,
+        )
+        % values
+    )
 
 
 class _Progress:

@@ -1,6 +1,7 @@
 // The bell: badge, dropdown list, mark-read buttons and the desktop-notifications button.
 
 import { badgeText } from "./core.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { cloneTemplate, renderNotification, requireTemplates } from "./render.js";
 
 export class Bell {
@@ -26,6 +27,13 @@ export class Bell {
       client.requestPermission().catch(() => {});
     });
     this.items.addEventListener("click", (event) => this.onItemClick(event));
+    this.dropdown.addEventListener("keydown", (event) => this.onKeydown(event));
+    this.toggle.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown" && !this.isOpen) {
+        event.preventDefault();
+        this.open();
+      }
+    });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.isOpen) {
         event.preventDefault();
@@ -67,8 +75,47 @@ export class Bell {
     this.dropdown.hidden = false;
     this.toggle.setAttribute("aria-expanded", "true");
     this.root.classList.add("is-open");
-    const first = this.dropdown.querySelector("a[href], button:not([hidden]):not([disabled])");
-    (first instanceof HTMLElement ? first : this.dropdown).focus();
+    // The newest notification, not "Mark all read" (one Enter away from marking everything read);
+    // with none, the dropdown itself, whose label and "No notifications yet." are read out.
+    if (!this.focusItem(0)) this.dropdown.focus();
+  }
+
+  /** The element of each item that takes focus: its link (an <a> without href when it has no url). */
+  itemTargets() {
+    return /** @type {HTMLElement[]} */ ([...this.items.querySelectorAll(":scope > li [data-notifications-link]")]);
+  }
+
+  /**
+   * Focuses the item at `index` (negative: from the end); false if there is none.
+   * @param {number} index
+   */
+  focusItem(index) {
+    const targets = this.itemTargets();
+    const target = targets.at(index);
+    if (!target) return false;
+    // An item without a url has no href, so no focus of its own: focusable by script, not by Tab.
+    if (!target.hasAttribute("href")) target.tabIndex = -1;
+    target.focus();
+    return true;
+  }
+
+  /**
+   * Up and Down move through the items, Home and End go to the first and the last; Tab is left alone.
+   * @param {KeyboardEvent} event
+   */
+  onKeydown(event) {
+    if (!["ArrowDown", "ArrowUp", "Home", "End"].includes(event.key)) return;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const targets = this.itemTargets();
+    if (targets.length === 0) return;
+    event.preventDefault();
+    const active = document.activeElement;
+    const current = targets.findIndex((target) => target === active || target.closest("li")?.contains(active));
+    let next = 0;
+    if (event.key === "End") next = targets.length - 1;
+    else if (event.key === "ArrowDown") next = current < 0 ? 0 : Math.min(current + 1, targets.length - 1);
+    else if (event.key === "ArrowUp") next = current < 0 ? targets.length - 1 : Math.max(current - 1, 0);
+    this.focusItem(next);
   }
 
   /** @param {boolean} returnFocus */
@@ -101,7 +148,13 @@ export class Bell {
     const text = badgeText(count);
     this.badge.textContent = text;
     this.badge.hidden = text === "";
-    const label = count > 0 ? `Notifications, ${text} unread` : "Notifications";
+    // The msgids of bell_content.html's aria-label: one translation for both.
+    const label =
+      count > 0
+        ? interpolate(ngettext("Notifications, %(badge)s unread", "Notifications, %(badge)s unread", count), {
+            badge: text,
+          })
+        : gettext("Notifications");
     this.toggle.setAttribute("aria-label", label);
     const hadFocus = document.activeElement === this.markAll;
     this.markAll.disabled = count === 0;
@@ -125,8 +178,8 @@ export class Bell {
   keepFocus(itemId) {
     if (!this.isOpen || this.dropdown.contains(document.activeElement)) return;
     const item = itemId ? this.items.querySelector(`[data-notification-id="${CSS.escape(itemId)}"]`) : null;
-    const target = item?.querySelector("a[href], button:not([hidden])") ?? this.dropdown;
-    if (target instanceof HTMLElement) target.focus();
+    const index = item ? this.itemTargets().findIndex((target) => item.contains(target)) : -1;
+    if (index < 0 || !this.focusItem(index)) this.dropdown.focus();
   }
 
   updateDesktopButton() {

@@ -155,7 +155,7 @@ export class NotificationsClient {
     this.post({ kind: "leader", tabId: this.tabId });
     if (this.signedOut) {
       // The session ended while another tab led: stay closed until the page is reloaded.
-      this.setState("closed");
+      this.setState("signed-out");
       this.resign();
       return;
     }
@@ -166,7 +166,7 @@ export class NotificationsClient {
         // final: closed with 4401 (signed out): no tab of this browser may reconnect.
         if (info.final) this.signedOut = true;
         this.post({ kind: "connection", state, final: Boolean(info.final) });
-        this.setState(state);
+        this.setState(info.final ? "signed-out" : state);
         if (info.final) this.resign();
       },
       backoff: new Backoff({ base: this.config.backoffBase, cap: this.config.backoffCap }),
@@ -197,7 +197,7 @@ export class NotificationsClient {
         // Another tab of this user is connected: the session is valid again (signed back in).
         if (message.state === "open") this.signedOut = false;
         if (!this.isLeader && !this.signedOut) this.setState(message.state);
-        if (!this.isLeader && message.final) this.setState("closed");
+        if (!this.isLeader && message.final) this.setState("signed-out");
         break;
       case "send":
         // The socket may have dropped since the other tab asked: then the change goes over HTTP.

@@ -109,7 +109,9 @@ export function safeHref(url) {
 }
 
 /**
- * A short relative time for an ISO 8601 timestamp: "now", "5 minutes ago", "3 days ago", else a date.
+ * When a notification was created, by the rule of the server's `notification_age` filter: "now" under a
+ * minute (and for a clock ahead of ours), "5 minutes ago" (the largest unit, floored) under a week, else
+ * a date. Words come from the browser's Intl in `locale` (the page's language).
  * @param {string} iso
  * @param {number} [now] milliseconds since the epoch
  * @param {string} [locale]
@@ -118,15 +120,15 @@ export function safeHref(url) {
 export function formatTime(iso, now = Date.now(), locale = undefined) {
   const when = Date.parse(iso);
   if (!Number.isFinite(when)) return "";
-  const seconds = Math.round((when - now) / 1000);
-  const abs = Math.abs(seconds);
-  if (typeof Intl === "undefined" || !Intl.RelativeTimeFormat) return new Date(when).toLocaleString(locale);
-  const relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
-  if (abs < 45) return relative.format(0, "second");
-  if (abs < 45 * 60) return relative.format(Math.round(seconds / 60), "minute");
-  if (abs < 22 * 3600) return relative.format(Math.round(seconds / 3600), "hour");
-  if (abs < 7 * 86400) return relative.format(Math.round(seconds / 86400), "day");
-  return new Date(when).toLocaleDateString(locale);
+  const age = Math.floor((now - when) / 1000);
+  if (age >= 7 * 86400 || typeof Intl === "undefined" || !Intl.RelativeTimeFormat) {
+    return new Date(when).toLocaleDateString(locale);
+  }
+  if (age < 60) return new Intl.RelativeTimeFormat(locale, { numeric: "auto" }).format(0, "second");
+  const relative = new Intl.RelativeTimeFormat(locale, { numeric: "always" });
+  if (age < 3600) return relative.format(-Math.floor(age / 60), "minute");
+  if (age < 86400) return relative.format(-Math.floor(age / 3600), "hour");
+  return relative.format(-Math.floor(age / 86400), "day");
 }
 
 /**

@@ -8,6 +8,7 @@
 // `data-notifications-unread-only` is hidden once read, `input[name=ids]` gets the id.
 
 import { formatTime, safeHref } from "./core.js";
+import { gettext, pageLocale } from "./i18n.js";
 
 const LEVELS = ["info", "success", "warning", "error"];
 
@@ -18,7 +19,7 @@ export function levelOf(level) {
 
 /** @param {any} n @returns {string} what a notification is called: its title, else its verb */
 export function titleOf(n) {
-  return String(n.title || n.verb || "Notification");
+  return String(n.title || n.verb || gettext("Notification"));
 }
 
 /** @param {string} name */
@@ -91,7 +92,7 @@ export function renderNotification(name, n) {
     else if (kind === "body" && n.body) field.textContent = String(n.body);
     else if (kind === "body") field.remove();
     else if (kind === "time") {
-      field.textContent = formatTime(n.created_at);
+      field.textContent = formatTime(n.created_at, Date.now(), pageLocale());
       if (n.created_at) field.setAttribute("datetime", String(n.created_at));
       else field.removeAttribute("datetime");
     }

@@ -1,0 +1,1 @@
+"""The benchmark: ours against a tutorial-style Channels app, in one run (see bench/README.md)."""

@@ -1,0 +1,180 @@
+"""Translated once: every user-facing string goes through gettext, and the French translation that
+ships (notifications/locale/fr) is complete, compiled, and shown under Accept-Language: fr."""
+
+from __future__ import annotations
+
+import ast
+import gettext
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from notifications import notify
+
+APP = Path(__file__).resolve().parent.parent / "notifications"
+LOCALE = APP / "locale"
+CATALOGS = sorted((LOCALE / "fr" / "LC_MESSAGES").glob("*.po"))
+
+
+def entries(po: Path) -> list[dict[str, Any]]:
+    """The entries of a .po file: msgid, msgid_plural, msgstr (a list) and flags."""
+    found = []
+    for block in po.read_text().strip().split("\n\n"):
+        entry: dict[str, Any] = {"flags": [], "msgstr": []}
+        key = None
+        for line in block.splitlines():
+            if line.startswith("#,"):
+                entry["flags"] += [flag.strip() for flag in line[2:].split(",")]
+                continue
+            if line.startswith("#"):
+                continue
+            match = re.match(r"^(msgid|msgid_plural|msgstr(?:\[\d+\])?) (\".*\")$", line)
+            if match:
+                key = match[1]
+                value = ast.literal_eval(match[2])
+                if key.startswith("msgstr"):
+                    entry["msgstr"].append(value)
+                else:
+                    entry[key] = value
+            elif key is not None:
+                if key.startswith("msgstr"):
+                    entry["msgstr"][-1] += ast.literal_eval(line)
+                else:
+                    entry[key] += ast.literal_eval(line)
+        found.append(entry)
+    return found
+
+
+def gettext_tools() -> None:
+    """Skip without GNU gettext (msgfmt, xgettext), except in CI, which installs it (.ci/run)."""
+    if shutil.which("msgfmt") and shutil.which("xgettext"):
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail("GNU gettext (msgfmt, xgettext) is missing in CI: .ci/run installs it")
+    pytest.skip("GNU gettext (msgfmt, xgettext) is not installed: apt-get install gettext")
+
+
+def test_french_ships_both_catalogs() -> None:
+    assert [po.name for po in CATALOGS] == ["django.po", "djangojs.po"]
+
+
+@pytest.mark.parametrize("po", CATALOGS, ids=lambda po: po.name)
+def test_every_entry_is_translated_and_none_is_fuzzy(po: Path) -> None:
+    header, *rest = entries(po)
+    assert header["msgid"] == "" and "Language: fr" in header["msgstr"][0]
+    assert "Plural-Forms: nplurals=2; plural=(n > 1);" in header["msgstr"][0]
+    assert rest
+    untranslated = [e["msgid"] for e in rest if not all(e["msgstr"])]
+    fuzzy = [e["msgid"] for e in entries(po) if "fuzzy" in e["flags"]]
+    assert (untranslated, fuzzy) == ([], [])
+    plurals = [e for e in rest if "msgid_plural" in e]
+    assert all(len(e["msgstr"]) == 2 for e in plurals)
+
+
+@pytest.mark.parametrize("po", CATALOGS, ids=lambda po: po.name)
+def test_the_compiled_catalog_is_up_to_date(po: Path, tmp_path: Path) -> None:
+    gettext_tools()
+    fresh = tmp_path / "fresh.mo"
+    subprocess.run(["msgfmt", "--check", "-o", str(fresh), str(po)], check=True)
+    with fresh.open("rb") as new, po.with_suffix(".mo").open("rb") as shipped:
+        assert gettext.GNUTranslations(shipped)._catalog == gettext.GNUTranslations(new)._catalog  # type: ignore[attr-defined]
+
+
+def test_the_catalogs_hold_every_string_of_the_sources(tmp_path: Path) -> None:
+    # makemessages on a copy of the app: a string added to the code without its translation fails.
+    gettext_tools()
+    copy = tmp_path / "notifications"
+    shutil.copytree(APP, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for domain in ("django", "djangojs"):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "django",
+                "makemessages",
+                "-l",
+                "fr",
+                "-d",
+                domain,
+                "--no-location",
+                "-i",
+                "migrations/*",
+            ],
+            cwd=copy,
+            check=True,
+            capture_output=True,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "tests.settings",
+                "PYTHONPATH": str(APP.parent),
+            },
+        )
+        po = Path("locale/fr/LC_MESSAGES") / f"{domain}.po"
+        expected = {e["msgid"] for e in entries(copy / po)}
+        assert {e["msgid"] for e in entries(APP / po)} == expected
+        assert not [e["msgid"] for e in entries(copy / po) if "fuzzy" in e["flags"] and e["msgid"]]
+
+
+@pytest.fixture
+def client_fr(client_a: Client) -> Iterator[Client]:
+    client_a.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    yield client_a
+    # LocaleMiddleware leaves French active in this thread after the request; other tests run here.
+    translation.deactivate()
+
+
+def test_the_list_page_is_in_french_under_accept_language_fr(client_fr: Client, alice: Any) -> None:
+    notify(alice, "x", title="Bonjour")
+    page = client_fr.get(reverse("notifications:list")).content.decode()
+    assert '<html lang="fr">' in page
+    for text in [
+        "Tout marquer comme lu",
+        "(non lues : <span data-notifications-count>1</span>)",
+        "Marquer comme lue",
+        "Supprimer",
+        "maintenant",
+        "Notifications, 1 non lue",
+        "Voir toutes les notifications",
+    ]:
+        assert text in page
+    assert "Mark all read" not in page
+
+
+def test_the_page_messages_are_in_french_with_plurals(client_fr: Client, alice: Any) -> None:
+    notify(alice, "x")
+    notify(alice, "x")
+    response = client_fr.post(reverse("notifications:page-mark-all-read"), follow=True)
+    assert "2 notifications marquées comme lues." in response.content.decode()
+
+
+def test_the_javascript_catalog_is_french(client_fr: Client) -> None:
+    script = client_fr.get(reverse("notifications:jsi18n")).content.decode()
+    assert "Notifications, %(badge)s non lues" in script
+
+
+def test_the_notify_command_speaks_french_with_plurals(alice: Any, bob: Any) -> None:
+    out = io.StringIO()
+    with translation.override("fr"):
+        call_command("notify", "alice", "bob", "--title", "hi", stdout=out)
+        call_command("notify", "alice", "--title", "hi", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("2 utilisateurs notifiés ; les sockets ouverts la reçoivent")
+    assert lines[1].startswith("1 utilisateur notifié ;")
+
+
+def test_the_english_source_has_plurals(client_a: Client, alice: Any) -> None:
+    notify(alice, "x")
+    response = client_a.post(reverse("notifications:page-mark-all-read"), follow=True)
+    assert "Marked 1 notification as read." in response.content.decode()
