@@ -106,8 +106,8 @@ def _demo_web_push() -> dict[str, str] | None:
         )
         point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
         public = base64.urlsafe_b64encode(point).decode().rstrip("=")
-        private = base64.urlsafe_b64encode(key.private_numbers().private_value.to_bytes(32, "big"))
-        private = private.decode().rstrip("=")
+        scalar = key.private_numbers().private_value.to_bytes(32, "big")
+        private = base64.urlsafe_b64encode(scalar).decode().rstrip("=")
     return {
         "VAPID_PUBLIC_KEY": public or "",
         "VAPID_PRIVATE_KEY": private,
