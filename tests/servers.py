@@ -13,8 +13,8 @@ creates notifications for the server's sockets uses the same layer config: ``red
 Pytest fixtures wrapping this live in tests/conftest.py (``daphne``, ``daphne_factory``,
 ``live_redis_layer``). Also here: ``DaphneServer.logout()``, ``create_sessions()`` (signed-in sessions
 for many users in one INSERT), ``ws_connect()`` / ``recv_json()`` (a sync websockets client),
-``manage()`` (a third process), ``redis_server()`` (a throwaway redis-server to stop and restart) and
-``counting_redis_connections()``.
+``assert_clean_log()`` (no traceback in daphne's log), ``manage()`` (a third process),
+``redis_server()`` (a throwaway redis-server to stop and restart) and ``counting_redis_connections()``.
 """
 
 from __future__ import annotations
@@ -183,6 +183,50 @@ class DaphneServer:
         if response.status not in {200, 302}:
             raise AssertionError(f"Logout failed: HTTP {response.status}")
 
+    def change_password(self, session: Session, old: str, new: str) -> Session:
+        """Change the password through Django's PasswordChangeView; return the session's new cookies.
+
+        The view keeps this session signed in with update_session_auth_hash(), which gives it a new key.
+        """
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            body = urlencode(
+                {
+                    "old_password": old,
+                    "new_password1": new,
+                    "new_password2": new,
+                    "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
+                }
+            )
+            conn.request(
+                "POST",
+                "/accounts/password_change/",
+                body=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": session.header,
+                    "Origin": self.origin,
+                    "Referer": f"{self.url}/accounts/password_change/",
+                },
+            )
+            response = conn.getresponse()
+            page = response.read()
+        finally:
+            conn.close()
+        if response.status != 302:
+            raise AssertionError(f"Password change failed: HTTP {response.status} {page[:300]!r}")
+        return Session({**session.cookies, **_cookies(response)})
+
+
+def assert_clean_log(server: DaphneServer) -> None:
+    """Fail on any traceback in the server's log (an app crash, a close code daphne refused ...)."""
+    log = server.log()
+    if "Traceback" in log:
+        start = log.index("Traceback")
+        raise AssertionError(
+            f"daphne logged a traceback:\n{log[max(0, start - 500) : start + 4000]}"
+        )
+
 
 def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
     jar: SimpleCookie = SimpleCookie()
@@ -214,8 +258,9 @@ def daphne_server(
     env: Mapping[str, str] | None = None,
     args: tuple[str, ...] = (),
     startup_timeout: float = 30,
+    application: str = "project.asgi:application",
 ) -> Iterator[DaphneServer]:
-    """Run ``daphne project.asgi:application`` on a free port until the block exits."""
+    """Run ``daphne <application>`` (the project's by default) on a free port until the block exits."""
     daphne = Path(sys.executable).with_name("daphne")
     command = [str(daphne)] if daphne.exists() else [sys.executable, "-m", "daphne"]
     full_env = subprocess_env(redis_url, db_name=db_name, extra=env)
@@ -224,7 +269,7 @@ def daphne_server(
     with os.fdopen(fd, "wb") as log:
         port = free_port()
         process = subprocess.Popen(
-            [*command, "-b", HOST, "-p", str(port), *args, "project.asgi:application"],
+            [*command, "-b", HOST, "-p", str(port), *args, application],
             cwd=ROOT,
             env=full_env,
             stdout=log,

@@ -1,0 +1,247 @@
+"""How a socket ends, through real daphne processes: nothing of it outlives it, and no socket outlives
+its session or its client's reading.
+
+The daphne processes serve tests/probe_asgi.py where the test needs to crash a handler or to ask the
+process what it still holds.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+import redis
+from django.contrib.auth import get_user_model
+from websockets.exceptions import ConnectionClosed
+
+from notifications import delivery, notify, protocol
+from tests import servers
+from tests.conftest import REDIS_PREFIX
+
+pytestmark = [pytest.mark.redis]
+
+PROBE_APP = "tests.probe_asgi:application"
+
+
+def server_settings(**values: Any) -> dict[str, str]:
+    """Environment giving a daphne subprocess these NOTIFICATIONS (tests/settings.py)."""
+    return {"NOTIFICATIONS_TEST_SETTINGS": json.dumps(values)}
+
+
+@pytest.fixture
+def ws_open() -> Iterator[Callable[..., Any]]:
+    """``ws_open(server, session, **kwargs)``: a connected client that sent its welcome; all closed after."""
+    with ExitStack() as stack:
+
+        def open_(server: servers.DaphneServer, session: servers.Session, **kwargs: Any) -> Any:
+            ws = stack.enter_context(servers.ws_connect(server, session, **kwargs))
+            assert servers.recv_json(ws)["type"] == "welcome"
+            return ws
+
+        yield open_
+
+
+def probe(server: servers.DaphneServer) -> dict[str, int]:
+    import http.client
+
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.request("GET", "/probe/")
+        held: dict[str, int] = json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+    return held
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `condition` (state in another process, which has no event to await) until truthy."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.1)
+    return result
+
+
+def wait_held(server: servers.DaphneServer, expected: dict[str, int], timeout: float = 10) -> None:
+    """Until the process holds this much of its sockets (see tests/probe_asgi.py)."""
+    deadline = time.monotonic() + timeout
+    while any((held := probe(server)).get(k) != v for k, v in expected.items()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout} s the process holds {held}, not {expected}")
+        time.sleep(0.1)
+
+
+def make_users(count: int) -> list[Any]:
+    model = get_user_model()
+    model.objects.bulk_create(model(username=f"user{i}") for i in range(count))
+    return list(model.objects.filter(username__startswith="user").order_by("pk"))
+
+
+def group_members(redis_url: str, users: list[Any]) -> dict[str, set[str]]:
+    """The channels in each user's channels-redis group (the core layer's sorted sets)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return {
+            str(user.pk): {
+                m.decode()
+                for m in client.zrange(
+                    f"{REDIS_PREFIX}:group:{protocol.user_group(user.pk)}", 0, -1
+                )
+            }
+            for user in users
+        }
+    finally:
+        client.close()
+
+
+def assert_only_injected_tracebacks(server: servers.DaphneServer) -> None:
+    log = server.log()
+    assert log.count("Traceback") == log.count("RuntimeError: injected crash"), log[-3000:]
+
+
+def closed_code(ws: Any, timeout: float = 5) -> int | None:
+    """Read until the server closes the socket; its close code (None: dropped without one)."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            ws.recv(timeout=timeout)
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+# Item 2: whatever way a socket ends, its tasks, hub entry and group membership go with it.
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["auto", "layer"])
+def test_50_sockets_crashed_by_a_handler_exception_leave_nothing_behind(
+    daphne_factory: Any, redis_url: str, settings: Any, ws_open: Any, mode: str
+) -> None:
+    settings.NOTIFICATIONS = {"TRANSPORT": mode}
+    users = make_users(10)
+    sessions = servers.create_sessions(users)
+    server = daphne_factory(
+        application=PROBE_APP,
+        env=server_settings(TRANSPORT=mode, GROUP_REFRESH_INTERVAL=1),
+    )
+    opened = [ws_open(server, session) for session in sessions * 5]
+    assert probe(server)["hub_sockets"] == 50
+    if mode == "layer":
+        assert all(len(m) == 5 for m in group_members(redis_url, users).values())
+    for ws in opened:
+        ws.send("crash")
+    for ws in opened:
+        assert closed_code(ws) == 1011  # daphne's answer to an application that raised
+    notify(users, "after the crash")  # traffic for the dead channels, were they still joined
+    wait_held(server, {"hub_sockets": 0, "consumer_tasks": 0})
+    if mode == "layer":
+        assert group_members(redis_url, users) == {str(u.pk): set() for u in users}
+        time.sleep(2.5)  # two refresh intervals: a refresher that outlived its socket re-joins
+        assert group_members(redis_url, users) == {str(u.pk): set() for u in users}
+    assert_only_injected_tracebacks(server)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["auto", "layer"])
+def test_closed_and_dropped_sockets_leave_nothing_behind(
+    daphne_factory: Any, redis_url: str, settings: Any, ws_open: Any, mode: str
+) -> None:
+    users = make_users(2)
+    sessions = servers.create_sessions(users)
+    settings.NOTIFICATIONS = {"TRANSPORT": mode}
+    server = daphne_factory(application=PROBE_APP, env=server_settings(TRANSPORT=mode))
+    sockets = [ws_open(server, s) for s in sessions * 3]
+    sockets[0].close()  # the client closes
+    sockets[1].socket.shutdown(socket.SHUT_RDWR)  # the client vanishes without a close frame
+    # The server closes: a logout of the first session (its sockets 2 and 4).
+    delivery.send(delivery.logout_messages(users[0].pk, sessions[0].sessionid))
+    assert closed_code(sockets[2]) == closed_code(sockets[4]) == 4401
+    wait_held(server, {"hub_sockets": 2})
+    for ws in (sockets[3], sockets[5]):
+        ws.close()
+    wait_held(server, {"hub_sockets": 0, "consumer_tasks": 0})
+    assert group_members(redis_url, users) == {str(u.pk): set() for u in users}
+    servers.assert_clean_log(server)
+
+
+# Item 3: after SIGTERM or SIGKILL no state of the process's sockets outlives a few minutes.
+
+
+def redis_keys(url: str) -> list[str]:
+    client = redis.Redis.from_url(url)
+    try:
+        return sorted(k.decode() for k in client.scan_iter(match=f"{REDIS_PREFIX}*"))
+    finally:
+        client.close()
+
+
+def fanout_subscribers(url: str) -> int:
+    client = redis.Redis.from_url(url)
+    try:
+        channel = protocol.fanout_channel(REDIS_PREFIX)
+        return int(dict(client.pubsub_numsub(channel))[channel.encode()])
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_fanout_keeps_nothing_in_redis_for_a_killed_daphne(
+    daphne_factory: Any, redis_url: str, ws_open: Any, sig: signal.Signals
+) -> None:
+    users = make_users(5)
+    server = daphne_factory()
+    for session in servers.create_sessions(users) * 2:
+        ws_open(server, session)
+    assert fanout_subscribers(redis_url) == 1
+    server.process.send_signal(sig)
+    server.process.wait(30)
+    notify(users, "to nobody")
+    wait_until(lambda: fanout_subscribers(redis_url) == 0, 10, "the subscription ends")
+    assert redis_keys(redis_url) == []
+    if sig == signal.SIGTERM:
+        servers.assert_clean_log(server)
+
+
+@pytest.mark.slow
+def test_layer_memberships_of_a_sigkilled_daphne_expire_with_group_expiry(
+    daphne_factory: Any, redis_url: str, settings: Any, ws_open: Any
+) -> None:
+    expiry = 3
+    settings.NOTIFICATIONS = {"TRANSPORT": "layer"}
+    settings.CHANNEL_LAYERS = {
+        "default": servers.redis_layer_config(redis_url, group_expiry=expiry)
+    }
+    env = {
+        **server_settings(TRANSPORT="layer"),
+        "NOTIFICATIONS_TEST_LAYER_OPTIONS": json.dumps({"group_expiry": expiry}),
+    }
+    users = make_users(4)
+    sessions = servers.create_sessions(users)
+    killed, survivor = daphne_factory(env=env), daphne_factory(env=env)
+    for session in sessions * 2:
+        ws_open(killed, session)
+    dead = {c for members in group_members(redis_url, users).values() for c in members}
+    assert len(dead) == 8
+    live = ws_open(survivor, sessions[0])  # the user's group stays in use
+    killed.process.kill()
+    killed.process.wait(30)
+    time.sleep(expiry + 1)  # the expiry is the subject
+    notify(users, "later traffic")  # group_send also drops the expired members of its group
+    assert seq_of(live) == 1
+    left = {c for members in group_members(redis_url, users).values() for c in members}
+    assert len(left) == 1 and not left & dead
+    dead_queues = {c.split("!")[0] for c in dead}  # the killed process's message queue
+    assert [k for k in redis_keys(redis_url) if any(q in k for q in dead_queues)] == []
+    servers.assert_clean_log(survivor)
+
+
+def seq_of(ws: Any, timeout: float = 10) -> int:
+    frame = servers.recv_json(ws, timeout)
+    assert frame["type"] == "notification", frame
+    return int(frame["notification"]["seq"])
