@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 import redis
 from django.contrib.auth import get_user_model
-from websockets.exceptions import ConnectionClosed
+from django.contrib.sessions.models import Session as SessionRow
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from notifications import delivery, notify, protocol
 from tests import servers
-from tests.conftest import REDIS_PREFIX
+from tests.conftest import REDIS_PREFIX, make_user
 
 pytestmark = [pytest.mark.redis]
 
@@ -245,3 +246,81 @@ def seq_of(ws: Any, timeout: float = 10) -> int:
     frame = servers.recv_json(ws, timeout)
     assert frame["type"] == "notification", frame
     return int(frame["notification"]["seq"])
+
+
+# Items 4 and 5: a socket lives as long as the session it was opened with.
+
+
+def closed_within(ws: Any, seconds: float) -> int | None:
+    """The close code of a socket the server closes within `seconds` (frames before it skipped)."""
+    start = time.monotonic()
+    code = closed_code(ws, timeout=seconds)
+    assert time.monotonic() - start < seconds
+    return code
+
+
+def still_open(ws: Any) -> None:
+    ws.send('{"type": "ping"}')
+    assert servers.recv_json(ws) == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda user: (user.set_password("new"), user.save()), id="password"),
+        pytest.param(lambda user: (setattr(user, "is_active", False), user.save()), id="inactive"),
+        pytest.param(lambda user: user.delete(), id="user-deleted"),
+    ],
+)
+def test_a_change_of_the_user_through_the_orm_closes_its_sockets_within_a_second(
+    daphne: Any, ws_open: Any, change: Callable[[Any], Any]
+) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    sockets = [ws_open(daphne, daphne.login("alice", "alice")) for _ in range(2)]
+    bobs = ws_open(daphne, daphne.login("bob", "bob"))
+    change(get_user_model().objects.get(pk=alice.pk))
+    for ws in sockets:
+        assert closed_within(ws, 1.5) == 4401
+    still_open(bobs)
+    notify(bob, "bob is unaffected")
+    assert seq_of(bobs) == 1
+    servers.assert_clean_log(daphne)
+
+
+def test_a_deleted_session_closes_its_sockets_only(daphne: Any, ws_open: Any) -> None:
+    make_user("alice")
+    laptop, phone = daphne.login("alice", "alice"), daphne.login("alice", "alice")
+    on_laptop, on_phone = ws_open(daphne, laptop), ws_open(daphne, phone)
+    SessionRow.objects.filter(session_key=laptop.sessionid).delete()
+    assert closed_within(on_laptop, 1.5) == 4401
+    still_open(on_phone)
+    servers.assert_clean_log(daphne)
+
+
+def test_a_password_change_in_the_browser_keeps_it_and_closes_the_others(
+    daphne: Any, ws_open: Any
+) -> None:
+    alice = make_user("alice")
+    laptop, phone = daphne.login("alice", "alice"), daphne.login("alice", "alice")
+    on_laptop, on_phone = ws_open(daphne, laptop), ws_open(daphne, phone)
+    renewed = daphne.change_password(laptop, "alice", "a new secret 8271")
+    assert renewed.sessionid != laptop.sessionid  # update_session_auth_hash() cycled the key
+    assert closed_within(on_phone, 1.5) == 4401
+    assert closed_within(on_laptop, 1.5) == protocol.CLOSE_RECONNECT
+    with pytest.raises(InvalidStatus):  # the old cookie is no longer signed in
+        servers.ws_connect(daphne, laptop)
+    again = ws_open(daphne, renewed, since=0)  # the browser reconnects with its new cookie
+    notify(alice, "still here")
+    assert seq_of(again) == 1
+    servers.assert_clean_log(daphne)
+
+
+def test_a_change_the_orm_does_not_see_closes_at_the_next_session_check(
+    daphne_factory: Any, ws_open: Any
+) -> None:
+    alice = make_user("alice")
+    server = daphne_factory(env=server_settings(SESSION_CHECK_INTERVAL=1))
+    on_laptop = ws_open(server, server.login("alice", "alice"))
+    get_user_model().objects.filter(pk=alice.pk).update(is_active=False)  # no signal
+    assert closed_within(on_laptop, 3) == 4401
+    servers.assert_clean_log(server)
