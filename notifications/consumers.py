@@ -72,14 +72,27 @@ class _TokenBucket:
         return False
 
 
-def _unsent_bytes(send: Any) -> int:
-    """Bytes daphne holds for this socket that the client has not taken yet (0 on other servers).
+def _daphne_transport(send: Any) -> Any:
+    """The Twisted transport under daphne's ``send`` for one socket, or None on another server.
 
-    daphne's ``send`` is ``partial(server.handle_reply, protocol)``, and writing never waits: a client
-    that stops reading grows Twisted's write buffer (and only that), unbounded.
+    daphne's ``send`` is ``partial(server.handle_reply, protocol)``; channels' session middleware wraps
+    it in a method of an object that keeps it as ``real_send``.
     """
-    protocol_ = send.args[0] if isinstance(send, functools.partial) and send.args else None
-    transport_ = getattr(protocol_, "transport", None)
+    for _ in range(8):
+        if isinstance(send, functools.partial):
+            return getattr(send.args[0], "transport", None) if send.args else None
+        send = getattr(getattr(send, "__self__", None), "real_send", None)
+        if send is None:
+            return None
+    return None
+
+
+def _unsent_bytes(transport_: Any) -> int:
+    """Bytes daphne holds for a socket that its client has not taken yet.
+
+    Writing never waits under daphne: a client that stops reading grows Twisted's write buffer (and
+    only that), unbounded, until the ping timeout.
+    """
     total = 0
     while transport_ is not None:  # TLS wraps the TCP transport
         data = getattr(transport_, "dataBuffer", None)
@@ -105,6 +118,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.queue: deque[dict[str, Any]] = deque()
         self.queued_bytes = 0
         self.closing = False
+        self.wire = _daphne_transport(send)
         self.drainer: asyncio.Task[None] | None = None
         self.refresher: asyncio.Task[None] | None = None
         self.left = False
@@ -276,7 +290,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.queue.append(message)
         self.queued_bytes += len(message.get("frame", ""))
-        if self.queued_bytes + _unsent_bytes(self.base_send) > app_settings.MAX_BACKLOG_BYTES:
+        if self.queued_bytes + _unsent_bytes(self.wire) > app_settings.MAX_BACKLOG_BYTES:
             # A client that stopped reading: its backlog would grow in this process until the ping
             # timeout. It reconnects with ?since= and catches up from the database.
             self._close_soon(protocol.CLOSE_RECONNECT)

@@ -324,3 +324,56 @@ def test_a_change_the_orm_does_not_see_closes_at_the_next_session_check(
     get_user_model().objects.filter(pk=alice.pk).update(is_active=False)  # no signal
     assert closed_within(on_laptop, 3) == 4401
     servers.assert_clean_log(server)
+
+
+# Item 8: a client that stops reading.
+
+BACKLOG_COUNT = 2000
+BACKLOG_BODY = "z" * 10_000
+
+
+@pytest.mark.slow
+def test_a_client_that_stops_reading_is_closed_and_catches_up(
+    daphne_factory: Any, ws_open: Any
+) -> None:
+    import contextlib
+    import threading
+
+    alice = make_user("alice")
+    server = daphne_factory(env=server_settings(CATCH_UP_LIMIT=5000))
+    session = server.login("alice", "alice")
+    stalled = ws_open(
+        server, session, max_size=None, max_queue=2
+    )  # stops reading: TCP backpressure
+    seen: list[int] = []
+
+    def read_everything() -> None:
+        # A client that reads, and reconnects as the browser does if it falls behind all the same.
+        while len(seen) < BACKLOG_COUNT:
+            with servers.ws_connect(server, session, since=len(seen), max_size=None) as ws:
+                assert servers.recv_json(ws)["type"] == "welcome"
+                with contextlib.suppress(ConnectionClosed):
+                    while len(seen) < BACKLOG_COUNT:
+                        seen.append(seq_of(ws, 60))
+
+    reading = threading.Thread(target=read_everything, daemon=True)
+    reading.start()
+    rss_before = server.rss_bytes()
+    for i in range(BACKLOG_COUNT):
+        notify(alice, "big", title=str(i), body=BACKLOG_BODY)
+    reading.join(120)
+    assert seen == list(range(1, BACKLOG_COUNT + 1))  # the server pushed everything
+    grown = server.rss_bytes() - rss_before
+    got = []
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            got.append(seq_of(stalled))
+    assert closed.value.rcvd is None or closed.value.rcvd.code == protocol.CLOSE_RECONNECT
+    assert got == list(range(1, len(got) + 1)) and len(got) < BACKLOG_COUNT
+    # Without the bound daphne holds the whole backlog (~20 MB) until the ping timeout.
+    assert grown < 8 * 2**20, f"daphne grew by {grown / 2**20:.1f} MiB"
+    back = ws_open(server, session, since=len(got), max_size=None)  # it comes back
+    assert [seq_of(back) for _ in range(len(got), BACKLOG_COUNT)] == list(
+        range(len(got) + 1, BACKLOG_COUNT + 1)
+    )
+    servers.assert_clean_log(server)
