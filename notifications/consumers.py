@@ -35,6 +35,8 @@ from notifications.exceptions import InvalidNotification, NotificationNotFound
 logger = logging.getLogger("notifications.consumers")
 
 DEFAULT_GROUP_EXPIRY = 86400
+# Seconds between attempts of a socket to receive from a channel layer that failed.
+LAYER_RETRY_DELAY = 2.0
 
 # Queue entries of the consumer's own (never sent between processes).
 _RESYNC = "notifications.resync"  # catch up from what was sent
@@ -131,7 +133,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.channel_layer = get_channel_layer(app_settings.CHANNEL_LAYER)
             if self.channel_layer is not None:
                 self.channel_name = await self.channel_layer.new_channel()
-                sources.append(functools.partial(self.channel_layer.receive, self.channel_name))
+                sources.append(self._receive_from_layer)
         try:
             await await_many_dispatch(sources, self.dispatch)
         except StopConsumer:
@@ -171,6 +173,25 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     type(exc).__name__,
                     exc,
                 )
+
+    async def _receive_from_layer(self) -> dict[str, Any]:
+        # A layer that fails (Redis down) must not end the socket with a traceback: the socket stays
+        # open, the process's sync pass heals what it misses, and the refresher re-joins the group.
+        layer: Any = self.channel_layer
+        while True:
+            try:
+                message: dict[str, Any] = await layer.receive(self.channel_name)
+                return message
+            except Exception as exc:
+                logs.warn_once(
+                    logger,
+                    "layer_receive",
+                    "The channel layer failed under open sockets (%s: %s); they sync from the "
+                    "database until it is back.",
+                    type(exc).__name__,
+                    exc,
+                )
+                await asyncio.sleep(LAYER_RETRY_DELAY)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         # Leave now: await_many_dispatch then waits for the layer's cancelled receive(), which

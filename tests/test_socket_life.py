@@ -377,3 +377,39 @@ def test_a_client_that_stops_reading_is_closed_and_catches_up(
         range(len(got) + 1, BACKLOG_COUNT + 1)
     )
     servers.assert_clean_log(server)
+
+
+# Items 9 and 10: Redis dies under 50 open sockets.
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["auto", "layer"])
+def test_a_redis_outage_logs_a_line_per_kind_of_failure_not_a_traceback_per_socket(
+    transactional_db: None, settings: Any, ws_open: Any, mode: str
+) -> None:
+    from channels.layers import channel_layers
+
+    with servers.redis_server() as own_redis:
+        settings.NOTIFICATIONS = {"TRANSPORT": mode}
+        settings.CHANNEL_LAYERS = {"default": servers.redis_layer_config(own_redis.url)}
+        channel_layers.backends.clear()
+        users = make_users(10)
+        sessions = servers.create_sessions(users)
+        with servers.daphne_server(own_redis.url, env=server_settings(TRANSPORT=mode)) as server:
+            sockets = [ws_open(server, s) for s in sessions * 5]
+            own_redis.stop()
+            notify(users, "while Redis is down")  # saved; live delivery fails (logged here)
+            if mode == "layer":  # a handshake needs Redis to join the group: refused cleanly
+                with pytest.raises(InvalidStatus) as refused:
+                    servers.ws_connect(server, sessions[0])
+                assert refused.value.response.status_code == 403
+            time.sleep(12)  # the outage is the subject: more than one warning interval
+            own_redis.start()
+            # Every socket is still open and gets what it missed from the database.
+            for ws in sockets:
+                assert seq_of(ws, 30) == 1
+            log = server.log()
+        channel_layers.backends.clear()
+    assert "Traceback" not in log, log[-3000:]
+    warnings = [line for line in log.splitlines() if " WARNING " in line or " ERROR " in line]
+    assert 1 <= len(warnings) <= 8, "\n".join(warnings)
