@@ -25,6 +25,7 @@ from django.urls import path
 
 from notifications import transport
 from notifications.consumers import NotificationConsumer
+from notifications.routing import RefuseWhenUnavailable
 
 
 class CrashingConsumer(NotificationConsumer):
@@ -61,7 +62,11 @@ application = ProtocolTypeRouter(
     {
         "http": probe,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([path("ws/notifications/", CrashingConsumer.as_asgi())]))
+            RefuseWhenUnavailable(
+                AuthMiddlewareStack(
+                    URLRouter([path("ws/notifications/", CrashingConsumer.as_asgi())])
+                )
+            )
         ),
     }
 )

@@ -413,3 +413,15 @@ def test_a_redis_outage_logs_a_line_per_kind_of_failure_not_a_traceback_per_sock
     assert "Traceback" not in log, log[-3000:]
     warnings = [line for line in log.splitlines() if " WARNING " in line or " ERROR " in line]
     assert 1 <= len(warnings) <= 8, "\n".join(warnings)
+
+
+def test_a_handshake_while_the_database_is_down_is_refused_cleanly(daphne_factory: Any) -> None:
+    [session] = servers.create_sessions([make_user("alice")])
+    broken = daphne_factory(db_name="/nonexistent-notifications-db/x.sqlite3")
+    for _ in range(5):
+        with pytest.raises(InvalidStatus) as refused:
+            servers.ws_connect(broken, session)
+        assert refused.value.response.status_code == 403, broken.log()[-3000:]
+    log = broken.log()
+    assert "Traceback" not in log, log[-3000:]
+    assert log.count("Refused a WebSocket handshake") == 1  # once per interval, not per attempt
