@@ -210,8 +210,9 @@ def test_fanout_keeps_nothing_in_redis_for_a_killed_daphne(
 
 
 @pytest.mark.slow
-def test_layer_memberships_of_a_sigkilled_daphne_expire_with_group_expiry(
-    daphne_factory: Any, redis_url: str, settings: Any, ws_open: Any
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_layer_memberships_of_a_killed_daphne_expire_with_group_expiry(
+    daphne_factory: Any, redis_url: str, settings: Any, ws_open: Any, sig: signal.Signals
 ) -> None:
     expiry = 3
     settings.NOTIFICATIONS = {"TRANSPORT": "layer"}
@@ -230,7 +231,7 @@ def test_layer_memberships_of_a_sigkilled_daphne_expire_with_group_expiry(
     dead = {c for members in group_members(redis_url, users).values() for c in members}
     assert len(dead) == 8
     live = ws_open(survivor, sessions[0])  # the user's group stays in use
-    killed.process.kill()
+    killed.process.send_signal(sig)  # daphne's SIGTERM cancels the consumers without disconnect()
     killed.process.wait(30)
     time.sleep(expiry + 1)  # the expiry is the subject
     notify(users, "later traffic")  # group_send also drops the expired members of its group
