@@ -6,7 +6,9 @@ fan-out, transport.py, or from the channel layer) and is sent as is. SQL runs on
 the socket behind (a push was lost: the gap is filled from the database).
 
 Everything sent after the welcome goes through one queue per socket, drained by a task of the socket
-in order, so a fan-out only appends and never waits for a socket (or for its catch-up's query).
+in order, so a fan-out only appends and never waits for a socket (or for its catch-up's query). A
+socket whose backlog (that queue plus what daphne holds unsent) passes MAX_BACKLOG_BYTES is closed with
+4001, and one whose session ended (transport.Hub checks them, sessions.py) with 4401.
 """
 
 from __future__ import annotations
@@ -143,7 +145,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _end(self) -> None:
         # Runs once the socket is over, however it ended: disconnect() does not run when a handler
-        # raised or daphne cancelled the application (SIGTERM, a close timeout).
+        # raised or daphne cancelled the application after its close timeout. (On SIGTERM daphne
+        # exits without waiting for the group_discard: the membership expires with group_expiry.)
         if self.hub is not None:
             self.hub.leave(self)
             self.hub = None
