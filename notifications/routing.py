@@ -31,17 +31,11 @@ class RefuseWhenUnavailable:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        accepted = False
-
-        async def tracking_send(message: dict[str, Any]) -> None:
-            nonlocal accepted
-            accepted = accepted or message["type"] == "websocket.accept"
-            await send(message)
-
+        # `send` is passed on as is: the consumer finds daphne's write buffer through it.
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, send)
         except DatabaseError as exc:
-            if accepted or scope["type"] != "websocket":
+            if scope["type"] != "websocket":
                 raise
             logs.warn_once(
                 logger,
@@ -50,4 +44,6 @@ class RefuseWhenUnavailable:
                 type(exc).__name__,
                 exc,
             )
+            # Before accept (the auth middleware's read): HTTP 403. The consumer handles the
+            # database failing after accept itself.
             await send({"type": "websocket.close"})

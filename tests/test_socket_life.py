@@ -348,9 +348,12 @@ def test_a_client_that_stops_reading_is_closed_and_catches_up(
     alice = make_user("alice")
     server = daphne_factory(env=server_settings(CATCH_UP_LIMIT=5000))
     session = server.login("alice", "alice")
-    stalled = ws_open(
-        server, session, max_size=None, max_queue=2
-    )  # stops reading: TCP backpressure
+    # A client that stops reading (TCP backpressure), with a fixed receive buffer: autotuned, the
+    # kernel's would take up to tcp_rmem's maximum (32 MB here) of the backlog before daphne does.
+    tcp = socket.socket()
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    tcp.connect((server.host, server.port))
+    stalled = ws_open(server, session, max_size=None, max_queue=2, sock=tcp)
     seen: list[int] = []
 
     def read_everything() -> None:
