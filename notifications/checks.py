@@ -12,6 +12,8 @@ from notifications import conf, transport
 from notifications.conf import app_settings
 from notifications.constants import (
     EMAIL,
+    GROUP_EXPIRY,
+    LONG_GROUP_EXPIRY,
     MINIMUM_CAPACITY,
     RECOMMENDED_CAPACITY,
     REDIS_BLOCKING_SECONDS,
@@ -71,7 +73,27 @@ def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
         )
     if backend.startswith("channels_redis.core"):
         messages += _check_redis(options)
+        if group_expiry > LONG_GROUP_EXPIRY and _layer_carries_delivery():
+            messages.append(
+                Warning(
+                    f"The channel layer's group_expiry is {group_expiry} s: the group memberships "
+                    "of a server process killed without leaving its groups (SIGKILL, out of "
+                    "memory) last that long, and the layer queues every message of their users "
+                    "for the dead process meanwhile.",
+                    hint=f"Set 'group_expiry' to a few minutes ({GROUP_EXPIRY}, the default of "
+                    "notifications.layers.redis_channel_layer()): sockets re-join their group "
+                    "every group_expiry / 2.",
+                    id="notifications.W008",
+                )
+            )
     return messages
+
+
+def _layer_carries_delivery() -> bool:
+    # With the Redis fan-out (TRANSPORT "auto", plain hosts) the app joins no group at all.
+    from notifications import transport
+
+    return transport.redis_fanout() is None
 
 
 def _under_test_runner() -> bool:

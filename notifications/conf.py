@@ -64,6 +64,13 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between a server process's checks of its sockets against the database (one query), which
     # heal a lost push. None: 10 s, or 1.5 s when the layer cannot cross processes (in-memory).
     "SYNC_INTERVAL": None,
+    # Seconds between a server process's checks of the sessions of its sockets (two queries for all of
+    # them): a socket whose session ended is closed with 4401. Changes made through the ORM (a password
+    # change, deactivation, logout, a deleted session) close the sockets within a second anyway.
+    "SESSION_CHECK_INTERVAL": 60.0,
+    # Bytes of frames a socket may have waiting to be sent (a client that stopped reading) before it is
+    # closed with 4001; it catches up when it reconnects. Keep it above a full catch-up.
+    "MAX_BACKLOG_BYTES": 1024 * 1024,
     # gc.freeze() and higher GC thresholds in a server process when its first socket opens.
     "GC_TUNING": True,
     # Page size of the JSON list, and its maximum.
@@ -163,6 +170,8 @@ class NotificationsSettings:
     PUBLISH_TIMEOUT: float
     TRANSPORT: Literal["auto", "layer"]
     SYNC_INTERVAL: float | None
+    SESSION_CHECK_INTERVAL: float
+    MAX_BACKLOG_BYTES: int
     GC_TUNING: bool
     PAGE_SIZE: int
     MAX_PAGE_SIZE: int

@@ -40,3 +40,8 @@ REDIS_SOCKET_TIMEOUT = 30
 # One Redis list per server process holds the messages of all its sockets: size it for bursts.
 RECOMMENDED_CAPACITY = 10_000
 MINIMUM_CAPACITY = 1_000
+# Memberships of sockets whose process died without leaving its groups (SIGKILL, a crash) last this
+# long: the consumers re-join well inside it (every group_expiry / 2).
+GROUP_EXPIRY = 300
+# A longer group_expiry keeps a dead process's memberships (and the messages queued for them) that long.
+LONG_GROUP_EXPIRY = 900

@@ -6,7 +6,9 @@ fan-out, transport.py, or from the channel layer) and is sent as is. SQL runs on
 the socket behind (a push was lost: the gap is filled from the database).
 
 Everything sent after the welcome goes through one queue per socket, drained by a task of the socket
-in order, so a fan-out only appends and never waits for a socket (or for its catch-up's query).
+in order, so a fan-out only appends and never waits for a socket (or for its catch-up's query). A
+socket whose backlog (that queue plus what daphne holds unsent) passes MAX_BACKLOG_BYTES is closed with
+4001, and one whose session ended (transport.Hub checks them, sessions.py) with 4401.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 
-from notifications import api, presence, protocol, transport
+from notifications import api, logs, presence, protocol, sessions, transport
 from notifications.conf import app_settings
 from notifications.delivery import layer_limit
 from notifications.exceptions import InvalidNotification, NotificationNotFound
@@ -35,10 +37,13 @@ from notifications.exceptions import InvalidNotification, NotificationNotFound
 logger = logging.getLogger("notifications.consumers")
 
 DEFAULT_GROUP_EXPIRY = 86400
+# Seconds between attempts of a socket to receive from a channel layer that failed.
+LAYER_RETRY_DELAY = 2.0
 
 # Queue entries of the consumer's own (never sent between processes).
 _RESYNC = "notifications.resync"  # catch up from what was sent
 _CLIENT_SYNC = "notifications.client_sync"  # the client's `sync` command
+_CLOSE = "notifications.close"  # close the socket with `code`, after what is queued before it
 
 
 def group_refresh_interval(layer: Any) -> float:
@@ -71,10 +76,42 @@ class _TokenBucket:
         return False
 
 
+def _daphne_transport(send: Any) -> Any:
+    """The Twisted transport under daphne's ``send`` for one socket, or None on another server.
+
+    daphne's ``send`` is ``partial(server.handle_reply, protocol)``; channels' session middleware wraps
+    it in a method of an object that keeps it as ``real_send``.
+    """
+    for _ in range(8):
+        if isinstance(send, functools.partial):
+            return getattr(send.args[0], "transport", None) if send.args else None
+        send = getattr(getattr(send, "__self__", None), "real_send", None)
+        if send is None:
+            return None
+    return None
+
+
+def _unsent_bytes(transport_: Any) -> int:
+    """Bytes daphne holds for a socket that its client has not taken yet.
+
+    Writing never waits under daphne: a client that stops reading grows Twisted's write buffer (and
+    only that), unbounded, until the ping timeout.
+    """
+    total = 0
+    while transport_ is not None:  # TLS wraps the TCP transport
+        data = getattr(transport_, "dataBuffer", None)
+        if isinstance(data, bytes):
+            total += len(data) - int(getattr(transport_, "offset", 0))
+            total += int(getattr(transport_, "_tempDataLen", 0))
+        transport_ = getattr(transport_, "transport", None)
+    return total
+
+
 class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     user: Any
     group: str
     sent_seq: int
+    session: sessions.SessionRef | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # AsyncConsumer.__call__, except that the channel layer is used only when it carries
@@ -83,8 +120,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.scope = scope
         self.base_send = send
         self.queue: deque[dict[str, Any]] = deque()
+        self.queued_bytes = 0
+        self.closing = False
+        self.wire = _daphne_transport(send)
         self.drainer: asyncio.Task[None] | None = None
         self.refresher: asyncio.Task[None] | None = None
+        self.left = False
         self.hub: transport.Hub | None = None
         self.ready = False
         self.resync_queued = False
@@ -94,15 +135,18 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.channel_layer = get_channel_layer(app_settings.CHANNEL_LAYER)
             if self.channel_layer is not None:
                 self.channel_name = await self.channel_layer.new_channel()
-                sources.append(functools.partial(self.channel_layer.receive, self.channel_name))
+                sources.append(self._receive_from_layer)
         try:
             await await_many_dispatch(sources, self.dispatch)
         except StopConsumer:
             pass
         finally:
-            self._end()
+            await self._end()
 
-    def _end(self) -> None:
+    async def _end(self) -> None:
+        # Runs once the socket is over, however it ended: disconnect() does not run when a handler
+        # raised or daphne cancelled the application after its close timeout. (On SIGTERM daphne
+        # exits without waiting for the group_discard: the membership expires with group_expiry.)
         if getattr(self, "counted", False):
             presence.disconnected(self.user.pk)
             self.counted = False
@@ -111,9 +155,55 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.hub = None
         self.ready = False
         self.queue.clear()
+        self.queued_bytes = 0
         for task in (self.drainer, self.refresher):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
+        if self.channel_layer is not None and hasattr(self, "group") and not self.left:
+            self.left = True
+            # A dead channel left in the group makes the layer queue the user's messages for it.
+            try:
+                async with layer_limit():
+                    await asyncio.wait_for(
+                        self.channel_layer.group_discard(self.group, self.channel_name),
+                        app_settings.PUBLISH_TIMEOUT,
+                    )
+            except Exception as exc:
+                # The membership expires with the layer's group_expiry (minutes with
+                # notifications.layers.redis_channel_layer()).
+                logs.warn_once(
+                    logger,
+                    "group_discard",
+                    "Could not leave the group of a closed socket (%s: %s); it expires with the "
+                    "layer's group_expiry.",
+                    type(exc).__name__,
+                    exc,
+                )
+
+    async def _receive_from_layer(self) -> dict[str, Any]:
+        # A layer that fails (Redis down) must not end the socket with a traceback: the socket stays
+        # open, the process's sync pass heals what it misses, and the refresher re-joins the group.
+        layer: Any = self.channel_layer
+        while True:
+            try:
+                message: dict[str, Any] = await layer.receive(self.channel_name)
+                return message
+            except Exception as exc:
+                logs.warn_once(
+                    logger,
+                    "layer_receive",
+                    "The channel layer failed under open sockets (%s: %s); they sync from the "
+                    "database until it is back.",
+                    type(exc).__name__,
+                    exc,
+                )
+                await asyncio.sleep(LAYER_RETRY_DELAY)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Leave now: await_many_dispatch then waits for the layer's cancelled receive(), which
+        # channels-redis may hold for its blocking read (seconds) before __call__'s finally runs.
+        await self._end()
+        raise StopConsumer()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels >= 4.2 hops to the database thread before every handler (aclose_old_connections),
@@ -137,21 +227,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.group = protocol.user_group(user.pk)
         presence.connected(user.pk)  # counted until _end(), which runs however the socket ends
         self.counted = True
+        self.session = sessions.ref_from_scope(self.scope)
+        self.session_tag = None if self.session is None else protocol.session_tag(self.session.key)
         self.sent_seq = 0
         self.bucket = _TokenBucket(
             app_settings.RATE_LIMIT_PER_SECOND, app_settings.RATE_LIMIT_BURST
         )
         self.strikes = 0
-        # Join first, read the database second: whatever commits in between is in the read or
-        # arrives as a push (queued until the welcome and replay are sent), and pushes at or below
-        # sent_seq are dropped.
-        self.hub = transport.hub()
-        self.hub.join(self)
-        await self.hub.subscribed_for(self.group)
-        if self.channel_layer is not None:
-            async with layer_limit():
-                await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
         since: int | None = None
         since_error: protocol.ProtocolError | None = None
         raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("since")
@@ -160,18 +242,40 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 since = protocol.parse_since(raw[-1])
             except protocol.ProtocolError as exc:
                 since_error = exc
-        await self._catch_up(since, welcome=True)  # `welcome` is always the first frame
+        # Join first, read the database second: whatever commits in between is in the read or
+        # arrives as a push (queued until the welcome and replay are sent), and pushes at or below
+        # sent_seq are dropped.
+        self.hub = transport.hub()
+        self.hub.join(self)
+        await self.hub.subscribed_for(self.group)
+        try:
+            if self.channel_layer is not None:
+                async with layer_limit():
+                    await asyncio.wait_for(
+                        self.channel_layer.group_add(self.group, self.channel_name),
+                        app_settings.PUBLISH_TIMEOUT,
+                    )
+            loaded = await database_sync_to_async(self._load)(since)
+        except Exception as exc:
+            # Redis or the database is down: refuse the handshake (HTTP 403) rather than accept a
+            # socket that cannot be served; the client retries with backoff.
+            logs.warn_once(
+                logger,
+                f"connect:{type(exc).__name__}",
+                "Refused a WebSocket handshake: %s: %s",
+                type(exc).__name__,
+                exc,
+            )
+            await self.close()
+            return
+        await self.accept()
+        await self._send_loaded(loaded, welcome=True)  # `welcome` is always the first frame
         if since_error is not None:
             await self._error(since_error.code, since_error.message)
         self.ready = True
         self._drain_soon()
         if self.channel_layer is not None:
             self.refresher = asyncio.create_task(self._refresh_membership())
-
-    async def disconnect(self, code: int) -> None:
-        if self.channel_layer is not None and hasattr(self, "group"):
-            async with layer_limit():
-                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _refresh_membership(self) -> None:
         # group_expiry counts from the last group_add: re-join so a long-lived socket keeps receiving,
@@ -187,9 +291,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 async with layer_limit():
                     await layer.group_add(self.group, self.channel_name)
                 self.resync()
-            except Exception:
-                logger.warning(
-                    "Could not refresh group membership of %s", self.group, exc_info=True
+            except Exception as exc:
+                logs.warn_once(
+                    logger,
+                    "group_add",
+                    "Could not refresh the group membership of a socket (%s: %s); the next "
+                    "refresh retries.",
+                    type(exc).__name__,
+                    exc,
                 )
             await asyncio.sleep(interval)
 
@@ -197,7 +306,39 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     def offer(self, message: dict[str, Any]) -> None:
         """Queue a channel-layer message for this socket (called by the hub's fan-out); never waits."""
+        kind = message["type"]
+        if self.closing:
+            return
+        if kind == protocol.LAYER_REVALIDATE:
+            if message.get("session") in (None, self.session_tag) and self.hub is not None:
+                self.hub.revalidate_soon(self)
+            return
+        if kind == protocol.LAYER_LOGOUT:
+            if message.get("session") in (None, self.session_tag):
+                self._close_soon(protocol.CLOSE_LOGGED_OUT)
+            return
         self.queue.append(message)
+        self.queued_bytes += len(message.get("frame", ""))
+        if self.queued_bytes + _unsent_bytes(self.wire) > app_settings.MAX_BACKLOG_BYTES:
+            # A client that stopped reading: its backlog would grow in this process until the ping
+            # timeout. It reconnects with ?since= and catches up from the database.
+            self._close_soon(protocol.CLOSE_RECONNECT)
+            return
+        self._drain_soon()
+
+    def end_session(self, verdict: str) -> None:
+        """The session check's verdict (transport.Hub): ENDED closes with 4401, CHANGED reconnects."""
+        if verdict == sessions.CHANGED:
+            self._close_soon(protocol.CLOSE_RECONNECT)
+        else:
+            self._close_soon(protocol.CLOSE_LOGGED_OUT)
+
+    def _close_soon(self, code: int) -> None:
+        # Whatever was queued is dropped: a closed client catches up from the database.
+        self.closing = True
+        self.queue.clear()
+        self.queued_bytes = 0
+        self.queue.append({"type": _CLOSE, "code": code})
         self._drain_soon()
 
     def resync(self) -> None:
@@ -214,14 +355,17 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             while self.queue and self.ready:
                 message = self.queue.popleft()
+                self.queued_bytes -= len(message.get("frame", ""))
                 try:
                     await self._apply(message)
-                except Exception:
-                    logger.warning(
-                        "Could not deliver %s to a socket of user %s; it syncs on the next pass.",
+                except Exception as exc:
+                    logs.warn_once(
+                        logger,
+                        f"deliver:{type(exc).__name__}",
+                        "Could not deliver %s to a socket (%s: %s); it syncs on the next pass.",
                         message["type"],
-                        self.user.pk,
-                        exc_info=True,
+                        type(exc).__name__,
+                        exc,
                     )
         finally:
             self.drainer = None
@@ -233,23 +377,23 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if seq <= self.sent_seq:
                 return
             if seq > self.sent_seq + 1:
-                await self._catch_up(self.sent_seq, welcome=False)
+                await self._catch_up(self.sent_seq)
                 if seq <= self.sent_seq:
                     return
             await self.send(text_data=message["frame"])
             self.sent_seq = seq
         elif kind == protocol.LAYER_FRAME:
             await self.send(text_data=message["frame"])
-        elif kind == protocol.LAYER_LOGOUT:
+        elif kind == _CLOSE:
             self.ready = False
             self.queue.clear()
-            await self.close(code=protocol.CLOSE_LOGGED_OUT)
+            await self.close(code=message["code"])
         elif kind == _RESYNC:
             self.resync_queued = False
-            await self._catch_up(self.sent_seq, welcome=False)
+            await self._catch_up(self.sent_seq)
         elif kind == _CLIENT_SYNC:
             self.sent_seq = min(self.sent_seq, message["since"])
-            await self._catch_up(message["since"], welcome=False)
+            await self._catch_up(message["since"])
 
     # Catch-up.
 
@@ -263,8 +407,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
         return unread, last_seq, frames, len(rows) > limit
 
-    async def _catch_up(self, since: int | None, *, welcome: bool) -> None:
-        unread, last_seq, rows, reset = await database_sync_to_async(self._load)(since)
+    async def _catch_up(self, since: int | None) -> None:
+        await self._send_loaded(await database_sync_to_async(self._load)(since), welcome=False)
+
+    async def _send_loaded(
+        self, loaded: tuple[int, int, list[Any], bool], *, welcome: bool
+    ) -> None:
+        unread, last_seq, rows, reset = loaded
         if welcome:
             await self.send(text_data=protocol.welcome_frame(unread, last_seq))
         if reset:
@@ -286,19 +435,28 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def notifications_logout(self, event: dict[str, Any]) -> None:
         self.offer(event)
 
+    async def notifications_revalidate(self, event: dict[str, Any]) -> None:
+        self.offer(event)
+
     # Client frames.
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            # Frames the client sent before it saw our close frame: answering one would write to a
+            # socket that is closing (autobahn raises), so they are dropped.
+            return
         max_bytes = app_settings.MAX_FRAME_BYTES
         size = len(bytes_data or b"") if text_data is None else len(text_data)
         if text_data is not None and size * 4 > max_bytes:
             size = len(text_data.encode("utf-8"))
         if size > max_bytes:
+            self.closing = True
             await self.close(code=protocol.CLOSE_TOO_BIG)
             return
         if not self.bucket.take():
             self.strikes += 1
             if self.strikes > app_settings.RATE_LIMIT_STRIKES:
+                self.closing = True
                 await self.close(code=protocol.CLOSE_TOO_MANY_FRAMES)
             else:
                 await self._error(protocol.RATE_LIMITED, "Too many frames; slow down.")

@@ -258,5 +258,13 @@ def frame_messages(frames: dict[Any, str]) -> list[Message]:
     ]
 
 
-def logout_messages(user_pk: Any) -> list[Message]:
-    return [(protocol.user_group(user_pk), protocol.logout_message())]
+def logout_messages(user_pk: Any, session_key: str | None = None) -> list[Message]:
+    """Close the user's sockets of that session (all of them when `session_key` is None) with 4401."""
+    tag = None if session_key is None else protocol.session_tag(session_key)
+    return [(protocol.user_group(user_pk), protocol.logout_message(tag))]
+
+
+def revalidate_messages(user_pk: Any, session_key: str | None = None) -> list[Message]:
+    """Make the user's sockets (of that session only, if given) check their session now."""
+    tag = None if session_key is None else protocol.session_tag(session_key)
+    return [(protocol.user_group(user_pk), protocol.revalidate_message(tag))]

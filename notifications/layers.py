@@ -18,6 +18,7 @@ import redis.exceptions
 
 # The numbers live in constants.py so that checks.py reads them without importing redis.
 from notifications.constants import (
+    GROUP_EXPIRY,
     MINIMUM_CAPACITY,
     RECOMMENDED_CAPACITY,
     REDIS_BLOCKING_SECONDS,
@@ -25,6 +26,7 @@ from notifications.constants import (
 )
 
 __all__ = [
+    "GROUP_EXPIRY",
     "MINIMUM_CAPACITY",
     "RECOMMENDED_CAPACITY",
     "REDIS_BLOCKING_SECONDS",
@@ -37,7 +39,7 @@ def redis_channel_layer(
     url: str | Sequence[str],
     *,
     capacity: int = RECOMMENDED_CAPACITY,
-    group_expiry: int = 86400,
+    group_expiry: int = GROUP_EXPIRY,
     expiry: int = 60,
     prefix: str = "asgi",
     socket_timeout: float = REDIS_SOCKET_TIMEOUT,
@@ -47,6 +49,10 @@ def redis_channel_layer(
 
     With several URLs, channels-redis and the notifications fan-out both shard users over them by
     the same hash of the user's group name: every process must list them in the same order.
+
+    ``group_expiry`` is five minutes, not channels-redis's 24 hours: a server process killed without
+    leaving its groups (SIGKILL, OOM) leaves memberships that much longer, and every message sent to
+    their users is queued for the dead process meanwhile. Sockets re-join every group_expiry / 2.
     """
     urls = [url] if isinstance(url, str) else list(url)
     return {

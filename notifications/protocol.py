@@ -60,11 +60,15 @@ CLOSE_TOO_MANY_FRAMES: Final = 4008  # went on sending after `rate_limited` (pol
 CLOSE_TOO_BIG: Final = 4009  # a frame larger than MAX_FRAME_BYTES
 CLOSE_TOO_MANY_CONNECTIONS: Final = 4029  # the user has MAX_CONNECTIONS_PER_USER sockets open
 CLOSE_LOGGED_OUT: Final = 4401  # the session ended: do not reconnect
+# Reconnect now, with ?since=: the session's key changed (a password change in this browser), or the
+# socket fell MAX_BACKLOG_BYTES behind (a client that stopped reading). Nothing is lost.
+CLOSE_RECONNECT: Final = 4001
 
 # Channel-layer message types (dispatched by Channels to `notifications_push` etc.).
 LAYER_PUSH: Final = "notifications.push"
 LAYER_FRAME: Final = "notifications.frame"
 LAYER_LOGOUT: Final = "notifications.logout"
+LAYER_REVALIDATE: Final = "notifications.revalidate"
 
 _GROUP_SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 
@@ -179,15 +183,26 @@ def frame_message(frame: str) -> dict[str, Any]:
     return {"type": LAYER_FRAME, "frame": frame}
 
 
-def logout_message() -> dict[str, Any]:
-    return {"type": LAYER_LOGOUT}
+def session_tag(session_key: str) -> str:
+    """Names one session in layer messages without sending its key (a bearer secret) to Redis."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def logout_message(session: str | None) -> dict[str, Any]:
+    """Close the sockets of one session (its `session_tag`), or of every session when None."""
+    return {"type": LAYER_LOGOUT, "session": session}
+
+
+def revalidate_message(session: str | None) -> dict[str, Any]:
+    """Re-check the session of the sockets of one session (its `session_tag`), or of all when None."""
+    return {"type": LAYER_REVALIDATE, "session": session}
 
 
 # The Redis fan-out (notifications/transport.py): each PUBLISH carries up to FANOUT_BATCH
 # (group, channel-layer message) pairs, msgpack-encoded (the frames inside stay JSON text, unescaped).
 
 FANOUT_BATCH: Final = 500
-_LAYER_TYPES: Final = frozenset({LAYER_PUSH, LAYER_FRAME, LAYER_LOGOUT})
+_LAYER_TYPES: Final = frozenset({LAYER_PUSH, LAYER_FRAME, LAYER_LOGOUT, LAYER_REVALIDATE})
 
 
 def fanout_channel(prefix: str) -> str:

@@ -33,7 +33,7 @@ from urllib.parse import quote
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from notifications import protocol
+from notifications import logs, protocol, sessions
 from notifications.conf import app_settings
 
 if TYPE_CHECKING:
@@ -58,6 +58,11 @@ RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 # A socket of a process whose subscription is not up yet waits this long for it before its welcome
 # (the first sockets after a start); past it, the sync pass after the subscription heals the gap.
 SUBSCRIBE_WAIT = 2.0
+# A session that holds another password's hash is looked at again this much later before its sockets
+# are closed: the request that changed the password may be about to cycle that session's key.
+SESSION_GRACE = 0.5
+# Sockets whose session is re-checked on request wait this long for others to check with (one query).
+REVALIDATE_BATCH_WAIT = 0.05
 # A young collection every 2000 allocations (CPython: 700) costs ~1 ms; larger ones grow past 20 ms.
 GC_THRESHOLDS = (2_000, 10, 10)
 
@@ -67,9 +72,13 @@ class Socket(Protocol):
 
     group: str
     sent_seq: int
+    session: sessions.SessionRef | None
 
     @property
     def user_pk(self) -> Any: ...
+
+    def end_session(self, verdict: str) -> None:
+        """Close the socket: its session ENDED (4401) or CHANGED (reconnect)."""
 
     def offer(self, message: dict[str, Any]) -> None:
         """Queue a channel-layer message for the socket; never waits."""
@@ -259,6 +268,8 @@ class Hub:
         self.tasks: list[asyncio.Task[None]] = []
         self.subscribed: list[asyncio.Event] = []
         self.started = False
+        self.to_revalidate: set[Socket] = set()
+        self.revalidator: asyncio.Task[None] | None = None
 
     def join(self, socket: Socket) -> None:
         self.sockets.setdefault(socket.group, set()).add(socket)
@@ -280,6 +291,7 @@ class Hub:
             members.discard(socket)
             if not members:
                 del self.sockets[socket.group]
+        self.to_revalidate.discard(socket)
 
     def start(self) -> None:
         self.started = True
@@ -291,12 +303,15 @@ class Hub:
                 self.subscribed.append(asyncio.Event())
                 self.tasks.append(asyncio.create_task(self._listen(self.fanout, index)))
         self.tasks.append(asyncio.create_task(self._watch(sync_interval())))
+        self.tasks.append(asyncio.create_task(self._watch_sessions()))
 
     async def stop(self) -> None:
-        for task in self.tasks:
+        tasks = [*self.tasks, *([self.revalidator] if self.revalidator else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks = []
+        self.revalidator = None
 
     def deliver(self, group: str, message: dict[str, Any]) -> None:
         for socket in self.sockets.get(group, ()):
@@ -376,8 +391,77 @@ class Hub:
             await asyncio.sleep(interval)
             try:
                 await self.sync_pass()
-            except Exception:
-                logger.warning("The sync pass failed; the next one retries.", exc_info=True)
+            except Exception as exc:
+                logs.warn_once(
+                    logger,
+                    "sync_pass",
+                    "The sync pass failed (%s: %s); the next one retries.",
+                    type(exc).__name__,
+                    exc,
+                )
+
+    # Sessions: a socket lives only as long as the session it was opened with.
+
+    def revalidate_soon(self, socket: Socket) -> None:
+        """Check the socket's session now (a user or session changed), with any others asked for."""
+        if socket.session is None:
+            return
+        self.to_revalidate.add(socket)
+        if self.revalidator is None:
+            self.revalidator = asyncio.create_task(self._revalidate_requested())
+
+    async def _revalidate_requested(self) -> None:
+        try:
+            while self.to_revalidate:
+                await asyncio.sleep(REVALIDATE_BATCH_WAIT)
+                batch = list(self.to_revalidate)
+                self.to_revalidate.clear()
+                await self.revalidate(batch)
+        except Exception as exc:
+            self._revalidation_failed(exc)
+        finally:
+            self.revalidator = None
+
+    async def _watch_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(app_settings.SESSION_CHECK_INTERVAL)
+            try:
+                await self.revalidate(
+                    [socket for members in list(self.sockets.values()) for socket in members]
+                )
+            except Exception as exc:
+                self._revalidation_failed(exc)
+
+    def _revalidation_failed(self, exc: Exception) -> None:
+        logs.warn_once(
+            logger,
+            "revalidate",
+            "Could not re-check the sessions of open sockets (%s: %s); the next pass retries.",
+            type(exc).__name__,
+            exc,
+        )
+
+    async def revalidate(self, candidates: Iterable[Socket]) -> None:
+        """Close the sockets whose session is no longer valid (in two queries for all of them)."""
+        by_ref: dict[sessions.SessionRef, list[Socket]] = defaultdict(list)
+        for socket in candidates:
+            if socket.session is not None:
+                by_ref[socket.session].append(socket)
+        if not by_ref:
+            return
+        verdicts = await database_sync_to_async(sessions.check)(list(by_ref))
+        suspects = [ref for ref, verdict in verdicts.items() if verdict == sessions.MISMATCH]
+        if suspects:
+            await asyncio.sleep(SESSION_GRACE)
+            again = await database_sync_to_async(sessions.check)(suspects)
+            verdicts.update(
+                (ref, sessions.ENDED if verdict == sessions.MISMATCH else verdict)
+                for ref, verdict in again.items()
+            )
+        for ref, verdict in verdicts.items():
+            if verdict != sessions.VALID:
+                for socket in by_ref[ref]:
+                    socket.end_session(verdict)
 
     async def sync_pass(self, *, shard: int | None = None) -> None:
         """Tell every socket (of one Redis host's groups) whose user's inbox moved on to catch up."""

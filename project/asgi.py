@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-The reference stack: ProtocolTypeRouter -> AllowedHostsOriginValidator -> AuthMiddlewareStack -> URLRouter.
+The reference stack: ProtocolTypeRouter -> AllowedHostsOriginValidator -> AuthMiddlewareStack -> URLRouter,
+with RefuseWhenUnavailable around the auth middleware (a database outage refuses handshakes cleanly).
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from notifications.routing import websocket_urlpatterns  # noqa: E402
+from notifications.routing import RefuseWhenUnavailable, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # daphne serves no static files: in DEBUG the demo serves them itself.
         "http": ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            RefuseWhenUnavailable(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

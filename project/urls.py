@@ -12,6 +12,16 @@ urlpatterns = [
     path("demo/", include("project.demo.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on pages that link no icon (the admin's).

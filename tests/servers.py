@@ -183,6 +183,40 @@ class DaphneServer:
         if response.status not in {200, 302}:
             raise AssertionError(f"Logout failed: HTTP {response.status}")
 
+    def change_password(self, session: Session, old: str, new: str) -> Session:
+        """Change the password through Django's PasswordChangeView; return the session's new cookies.
+
+        The view keeps this session signed in with update_session_auth_hash(), which gives it a new key.
+        """
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            body = urlencode(
+                {
+                    "old_password": old,
+                    "new_password1": new,
+                    "new_password2": new,
+                    "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
+                }
+            )
+            conn.request(
+                "POST",
+                "/accounts/password_change/",
+                body=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": session.header,
+                    "Origin": self.origin,
+                    "Referer": f"{self.url}/accounts/password_change/",
+                },
+            )
+            response = conn.getresponse()
+            page = response.read()
+        finally:
+            conn.close()
+        if response.status != 302:
+            raise AssertionError(f"Password change failed: HTTP {response.status} {page[:300]!r}")
+        return Session({**session.cookies, **_cookies(response)})
+
 
 def assert_clean_log(server: DaphneServer) -> None:
     """Fail on any traceback in the server's log (an app crash, a close code daphne refused ...)."""
@@ -224,8 +258,9 @@ def daphne_server(
     env: Mapping[str, str] | None = None,
     args: tuple[str, ...] = (),
     startup_timeout: float = 30,
+    application: str = "project.asgi:application",
 ) -> Iterator[DaphneServer]:
-    """Run ``daphne project.asgi:application`` on a free port until the block exits."""
+    """Run ``daphne <application>`` (the project's by default) on a free port until the block exits."""
     daphne = Path(sys.executable).with_name("daphne")
     command = [str(daphne)] if daphne.exists() else [sys.executable, "-m", "daphne"]
     full_env = subprocess_env(redis_url, db_name=db_name, extra=env)
@@ -234,7 +269,7 @@ def daphne_server(
     with os.fdopen(fd, "wb") as log:
         port = free_port()
         process = subprocess.Popen(
-            [*command, "-b", HOST, "-p", str(port), *args, "project.asgi:application"],
+            [*command, "-b", HOST, "-p", str(port), *args, application],
             cwd=ROOT,
             env=full_env,
             stdout=log,

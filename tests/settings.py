@@ -82,6 +82,8 @@ if os.environ.get("NOTIFICATIONS_TEST_REDIS_URL") and _test_db:
         "default": redis_channel_layer(
             os.environ["NOTIFICATIONS_TEST_REDIS_URL"].split(","),  # several: sharded
             prefix=os.environ.get("NOTIFICATIONS_TEST_REDIS_PREFIX", "asgi"),
+            # More keyword arguments of redis_channel_layer() as JSON (a short group_expiry, say).
+            **json.loads(os.environ.get("NOTIFICATIONS_TEST_LAYER_OPTIONS", "{}")),
         )
     }
 

@@ -241,6 +241,32 @@ def test_w002_quiet_when_refresh_is_below_group_expiry(
     assert checks.check_channel_layer() == []
 
 
+# W008: a long group_expiry when the layer carries delivery
+
+
+def test_w007_long_group_expiry_when_the_layer_carries_delivery(good: Any) -> None:
+    config = redis_channel_layer("redis://127.0.0.1:6379/0")
+    del config["CONFIG"]["group_expiry"]  # the layer's default, 86400
+    good.CHANNEL_LAYERS = {"default": config}
+    good.NOTIFICATIONS = {"TRANSPORT": "layer"}
+    [message] = checks.check_channel_layer()
+    assert message.id == "notifications.W008" and "86400 s" in message.msg
+
+
+@pytest.mark.parametrize(
+    ("transport", "expiry"), [("layer", None), ("layer", 900), ("auto", 86400)]
+)
+def test_w007_quiet_with_a_short_expiry_or_the_fanout(
+    good: Any, transport: str, expiry: int | None
+) -> None:
+    config = redis_channel_layer("redis://127.0.0.1:6379/0")  # five minutes by default
+    if expiry is not None:
+        config["CONFIG"]["group_expiry"] = expiry
+    good.CHANNEL_LAYERS = {"default": config}
+    good.NOTIFICATIONS = {"TRANSPORT": transport}
+    assert checks.check_channel_layer() == []
+
+
 # W003: Redis hosts without a socket_timeout above the blocking read
 
 

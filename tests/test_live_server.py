@@ -57,24 +57,29 @@ def test_real_server_refuses_a_foreign_origin(daphne: Any) -> None:
         assert servers.recv_json(ws)["type"] == "welcome"
 
 
-def test_logging_out_over_http_closes_the_users_sockets_with_4401(daphne: Any) -> None:
-    make_user("alice")
+def test_logging_out_closes_the_sockets_of_that_session_only_with_4401(daphne: Any) -> None:
+    alice = make_user("alice")
     make_user("bob")
-    alice = daphne.login("alice", "alice")
+    laptop = daphne.login("alice", "alice")
     with (
-        servers.ws_connect(daphne, alice) as first,
-        servers.ws_connect(daphne, daphne.login("alice", "alice")) as second,  # another browser
+        servers.ws_connect(daphne, laptop) as first,
+        servers.ws_connect(daphne, laptop) as second,  # another tab of the same browser
+        servers.ws_connect(daphne, daphne.login("alice", "alice")) as phone,  # another device
         servers.ws_connect(daphne, daphne.login("bob", "bob")) as bobs,
     ):
-        for ws in (first, second, bobs):
+        for ws in (first, second, phone, bobs):
             assert servers.recv_json(ws)["type"] == "welcome"
-        daphne.logout(alice)
+        daphne.logout(laptop)
         for ws in (first, second):
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=1)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
-        bobs.send('{"type": "ping"}')
-        assert servers.recv_json(bobs) == {"type": "pong"}
+        for ws in (phone, bobs):
+            ws.send('{"type": "ping"}')
+            assert servers.recv_json(ws) == {"type": "pong"}
+        notify(alice, "the phone is still signed in")
+        assert servers.recv_json(phone)["type"] == "notification"
+    servers.assert_clean_log(daphne)
 
 
 def test_real_server_refuses_anonymous(daphne: Any) -> None:

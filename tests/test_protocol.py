@@ -352,7 +352,13 @@ def test_layer_messages_carry_the_frame_encoded_once() -> None:
         "frame": frame,
     }
     assert protocol.frame_message(frame) == {"type": "notifications.frame", "frame": frame}
-    assert protocol.logout_message() == {"type": "notifications.logout"}
+    assert protocol.logout_message("a1b2") == {"type": "notifications.logout", "session": "a1b2"}
+    assert protocol.revalidate_message(None) == {
+        "type": "notifications.revalidate",
+        "session": None,
+    }
+    tag = protocol.session_tag("k" * 32)  # a digest: the key itself never goes to Redis
+    assert len(tag) == 32 and tag != "k" * 32 and tag != protocol.session_tag("j" * 32)
 
 
 def test_documented_error_codes_exist() -> None:

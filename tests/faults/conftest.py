@@ -42,6 +42,10 @@ from tests import servers
 SERVER_SETTINGS: dict[str, Any] = {"GROUP_REFRESH_INTERVAL": 2, "CATCH_UP_LIMIT": 5000}
 # How long the servers may take to drop the state of a socket that is gone (its group membership).
 CLEANUP_SECONDS = 10.0
+# redis_channel_layer()'s group_expiry (five minutes) and message expiry (one minute), scaled to
+# CLEANUP_SECONDS for the "layer" transport: a killed process's memberships, then its queue, must
+# expire by themselves.
+LAYER_EXPIRIES = {"group_expiry": 4, "expiry": 4}
 # Once clean, Redis must stay clean this long: a leftover task would re-join within one refresh.
 STAYS_CLEAN_SECONDS = 5.0
 # Growth of a daphne process's resident memory over a scenario.
@@ -180,6 +184,8 @@ class Scenario:
     def start_daphne(self, **env: str) -> servers.DaphneServer:
         server_settings = {**SERVER_SETTINGS, "TRANSPORT": self.transport}
         extra = {"NOTIFICATIONS_TEST_SETTINGS": json.dumps(server_settings), **env}
+        if self.transport == "layer":
+            extra.setdefault("NOTIFICATIONS_TEST_LAYER_OPTIONS", json.dumps(LAYER_EXPIRIES))
         server = self.stack.enter_context(servers.daphne_server(self.redis.url, env=extra))
         self.daphnes.append(server)
         self.rss_start[server.port] = server.rss_bytes()
@@ -310,7 +316,11 @@ async def scenario(
     """A Scenario on a redis-server of its own; this process publishes through the same Redis."""
     with ExitStack() as stack:
         redis_server = stack.enter_context(servers.redis_server())
-        settings.CHANNEL_LAYERS = {"default": servers.redis_layer_config(redis_server.url)}
+        # The sender's layer prunes expired memberships at each group_send: same expiries as daphne.
+        options = LAYER_EXPIRIES if transport == "layer" else {}
+        settings.CHANNEL_LAYERS = {
+            "default": servers.redis_layer_config(redis_server.url, **options)
+        }
         settings.NOTIFICATIONS = {"TRANSPORT": transport}
         channel_layers.backends.clear()
         run = Scenario(redis=redis_server, stack=stack, transport=transport)

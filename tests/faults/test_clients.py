@@ -31,14 +31,6 @@ async def open_and_close(server: servers.DaphneServer, session: servers.Session)
         assert json.loads(await ws.recv())["type"] == "welcome"
 
 
-# Not strict: the defect shows only when a push races a close, which most runs hit but not all. Make
-# it strict (or drop the marker) with the fix of item 10.
-@pytest.mark.xfail(
-    strict=False,
-    raises=AssertionError,
-    reason="issue 8 item 10: a push that races a socket's close is logged as a warning with a "
-    "traceback (autobahn's Disconnected), once per socket",
-)
 async def test_2000_connect_disconnect_cycles_leave_nothing_behind(scenario: Scenario) -> None:
     await scenario.add_users(10)
     server = scenario.start_daphne()
@@ -101,12 +93,6 @@ async def abuse(
             return exc.rcvd.code if exc.rcvd else -1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8 items 2 and 10: frames queued behind a closing frame are answered after the "
-    "close; the send raises inside the consumer, which logs a traceback and ends by the exception",
-)
 async def test_50_sockets_crashed_by_bad_frames_leave_nothing_behind(scenario: Scenario) -> None:
     await scenario.add_users(5)
     server = scenario.start_daphne()
@@ -131,12 +117,6 @@ BACKLOG_BODY = "z" * 10_000
 BACKLOG_RSS_BOUND = 5 * 1024 * 1024
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8 item 8: daphne buffers the unsent backlog of a client that stopped reading "
-    "(~15 MB here) until the ping timeout drops it",
-)
 async def test_a_client_that_stops_reading_is_bounded_and_catches_up(scenario: Scenario) -> None:
     await scenario.add_users(1)
     server = scenario.start_daphne()

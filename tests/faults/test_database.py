@@ -16,12 +16,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.redis, pytest.mark.slow]
 UNREACHABLE_DB = "/nonexistent-notifications-db/x.sqlite3"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8 items 9 and 10: a WebSocket handshake while the database is down raises in "
-    "the auth middleware, and daphne logs a traceback per connect",
-)
 async def test_the_database_unavailable_at_connect_time(scenario: Scenario) -> None:
     await scenario.add_users(3)
     healthy = scenario.start_daphne()

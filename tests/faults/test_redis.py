@@ -15,16 +15,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.redis, pytest.mark.slow]
     "transport",
     [
         "auto",
-        pytest.param(
-            "layer",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="issue 8 item 2: with TRANSPORT='layer', consumers that ended by an exception "
-                "(Redis gone) keep their refresher task, which re-adds their dead channels to the "
-                "groups; item 10: a traceback per socket in the log",
-            ),
-        ),
+        "layer",
     ],
 )
 async def test_redis_sigkill_and_restart_mid_stream(scenario: Scenario) -> None:

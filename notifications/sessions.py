@@ -1,0 +1,149 @@
+"""Is the session a socket was opened with still valid? Checked for many sockets at once.
+
+``AuthMiddlewareStack`` reads the user once, at the handshake. A socket therefore remembers its
+session (``SessionRef``) and the server process re-checks the sessions of all its sockets together
+(transport.Hub): two queries with a database session engine, however many sockets.
+
+A session is valid as long as Django's ``get_user()`` would still accept it over HTTP: it exists, its
+user exists and may log in (``is_active``), and the user's session auth hash (password) is the one
+the session holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, Final
+
+from django.conf import settings
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+    load_backend,
+)
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+VALID: Final = "valid"
+# The session is gone or its user may no longer log in: close with 4401.
+ENDED: Final = "ended"
+# The session is gone and the user's password changed since the socket opened: the key was most likely
+# cycled by update_session_auth_hash() in this very browser, which holds the new one: reconnect.
+CHANGED: Final = "changed"
+# The session holds another password's hash. Right after a password change in this browser, the
+# request may not have cycled the key yet: look again shortly before treating it as ENDED.
+MISMATCH: Final = "mismatch"
+
+# Session keys per query (under SQLite's and PostgreSQL's parameter limits).
+CHUNK: Final = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRef:
+    """What a socket knows of its session from the handshake."""
+
+    key: str
+    user_pk: str
+    auth_hash: str
+
+
+def ref_from_scope(scope: dict[str, Any]) -> SessionRef | None:
+    """The session of a handshake, or None when the user was not authenticated by a session."""
+    session: Any = scope.get("session")
+    user = scope.get("user")
+    key = getattr(session, "session_key", None)
+    if not key or user is None:
+        return None
+    if str(session.get(SESSION_KEY)) != str(user.pk):
+        return None  # another middleware authenticated this user
+    return SessionRef(key, str(user.pk), str(session.get(HASH_SESSION_KEY) or ""))
+
+
+def check(refs: Iterable[SessionRef]) -> dict[SessionRef, str]:
+    """The verdict on each session: VALID, ENDED, CHANGED or MISMATCH. Runs in the database thread."""
+    refs = set(refs)
+    sessions = _load_sessions({ref.key for ref in refs})
+    users = _load_users({ref.user_pk for ref in refs})
+    verdicts: dict[SessionRef, str] = {}
+    for ref in refs:
+        user = users.get(ref.user_pk)
+        data = sessions.get(ref.key)
+        if data is None:
+            if user is None or not _may_log_in(user, None):
+                verdicts[ref] = ENDED
+            else:
+                verdicts[ref] = ENDED if _hash_matches(ref.auth_hash, user) else CHANGED
+        elif (
+            user is None
+            or str(data.get(SESSION_KEY)) != ref.user_pk
+            or not _may_log_in(user, data.get(BACKEND_SESSION_KEY))
+        ):
+            verdicts[ref] = ENDED
+        elif not _hash_matches(str(data.get(HASH_SESSION_KEY) or ""), user):
+            verdicts[ref] = MISMATCH
+        else:
+            verdicts[ref] = VALID
+    return verdicts
+
+
+def _load_sessions(keys: set[str]) -> dict[str, dict[str, Any]]:
+    """Each session's data by key; keys of sessions that are gone or expired are missing."""
+    store_class: Any = import_module(settings.SESSION_ENGINE).SessionStore
+    found: dict[str, dict[str, Any]] = {}
+    if issubclass(store_class, DatabaseSessionStore):  # db and cached_db: one query per chunk
+        model = store_class.get_model_class()
+        decoder = store_class()
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), CHUNK):
+            rows = model.objects.filter(
+                session_key__in=ordered[start : start + CHUNK], expire_date__gt=timezone.now()
+            ).values_list("session_key", "session_data")
+            for key, data in rows:
+                found[key] = decoder.decode(data)
+        return found
+    for key in keys:  # cache, file, signed cookies: no SQL
+        data = store_class(key).load()
+        if data:
+            found[key] = data
+    return found
+
+
+def _load_users(pks: set[str]) -> dict[str, Any]:
+    model = get_user_model()
+    values = []
+    for pk in pks:
+        try:
+            values.append(model._meta.pk.to_python(pk))
+        except Exception:  # noqa: S112 - a key the user model never issued: no such user
+            continue
+    users: dict[str, Any] = {}
+    for start in range(0, len(values), CHUNK):
+        for user in model._default_manager.filter(pk__in=values[start : start + CHUNK]):
+            users[str(user.pk)] = user
+    return users
+
+
+def _may_log_in(user: Any, backend_path: Any) -> bool:
+    if backend_path is not None:
+        if backend_path not in settings.AUTHENTICATION_BACKENDS:
+            return False
+        backend = load_backend(backend_path)
+        can_authenticate = getattr(backend, "user_can_authenticate", None)
+        if can_authenticate is not None:
+            return bool(can_authenticate(user))
+    return bool(getattr(user, "is_active", True))
+
+
+def _hash_matches(session_hash: str, user: Any) -> bool:
+    if not session_hash or not hasattr(user, "get_session_auth_hash"):
+        return not hasattr(user, "get_session_auth_hash")
+    if constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return True
+    fallbacks = getattr(user, "get_session_auth_fallback_hash", None)
+    return fallbacks is not None and any(
+        constant_time_compare(session_hash, fallback) for fallback in fallbacks()
+    )
