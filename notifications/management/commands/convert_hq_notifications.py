@@ -9,7 +9,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from notifications.compat import convert
+from notifications.compat import convert, rollback
 from notifications.models import InboxState, Notification
 
 
@@ -81,10 +81,10 @@ class Command(BaseCommand):
                 % {"count": report.todo}
             )
         if options["drop_archive"]:
-            convert.drop_archive(using)
+            rollback.drop_archive(using)
             self.stdout.write(_("Dropped %(archive)s.") % {"archive": convert.ARCHIVE})
             return
-        newer = convert.newer_than_archive(using)
+        newer = rollback.newer_than_archive(using)
         if newer and not options["force"]:
             raise CommandError(
                 ngettext(
@@ -96,7 +96,7 @@ class Command(BaseCommand):
                 )
                 % {"count": newer}
             )
-        convert.rollback(using, Notification, InboxState)
+        rollback.rollback(using, Notification, InboxState)
         self.stdout.write(
             ngettext(
                 "%(table)s is django-notifications-hq's table again, with its %(count)d row as "
