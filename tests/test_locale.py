@@ -167,6 +167,7 @@ def test_the_page_messages_are_in_french_with_plurals(client_fr: Client, alice: 
 def test_the_javascript_catalog_is_french(client_fr: Client) -> None:
     script = client_fr.get(reverse("notifications:jsi18n")).content.decode()
     assert "Notifications, %(badge)s non lues" in script
+    assert "Connexion perdue !" in script  # notify.js, hq's client
 
 
 def test_the_notify_command_speaks_french_with_plurals(alice: Any, bob: Any) -> None:
