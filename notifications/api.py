@@ -56,7 +56,8 @@ def notify(
 
 
 def _notify(recipients: Recipients, columns: dict[str, Any]) -> list[Notification]:
-    user_pks = preferences.in_app_recipients(resolver.pks(recipients), columns["category"])
+    # fanout leaves out, in its own statements, whoever turned in_app off for the category.
+    user_pks = resolver.pks(recipients)
     if not user_pks:
         return []
     using = router.db_for_write(Notification)
@@ -68,6 +69,7 @@ def _notify(recipients: Recipients, columns: dict[str, Any]) -> list[Notificatio
         # In the order the recipients were given, whatever order the database returned them in.
         order = {pk: i for i, pk in enumerate(user_pks)}
         created.sort(key=lambda n: order[n.recipient_id])
+        backends.enqueue(created, using)
         transaction.on_commit(lambda: _created(created), using=using, robust=True)
     return created
 
@@ -96,6 +98,7 @@ def notify_many(
             return total
         with transaction.atomic(using=using):
             created = fanout.insert(pks, columns, using)
+            backends.enqueue(created, using)
             transaction.on_commit(lambda c=created: _created(c), using=using, robust=True)  # type: ignore[misc]
         total, last = total + len(created), pks[-1]
         del created

@@ -7,10 +7,15 @@ previous one committed), then the notifications are written by INSERT ... SELECT
 with no per-row ORM work (a 20,000-user broadcast takes 2 s instead of 12 s). Both happen in the
 caller's transaction, so a rollback takes back the seq with the row: seqs stay gapless.
 
+The recipients who turned ``in_app`` off for the category are left out inside those statements (the
+rule of preferences.filter_users(), compiled once): no statement of its own. On SQLite both statements
+run under the write lock (BEGIN IMMEDIATE), so they see the same preferences and the rows the upsert
+advanced are exactly those the INSERT reads; on PostgreSQL it is one statement.
+
 Statements per call: 1 on PostgreSQL (the upsert is a data-modifying CTE of the INSERT), 2 on SQLite
-(no data-modifying CTEs). Databases without ``ON CONFLICT ... DO UPDATE`` (MySQL) take 4: create the
-missing inbox rows, lock them, advance them, insert; without RETURNING the rows are read back (+1).
-The SQL holds quoted names and placeholders only.
+(no data-modifying CTEs). Databases without ``ON CONFLICT ... DO UPDATE`` (MySQL) take 5: read the
+preferences, create the missing inbox rows, lock them, advance them, insert; without RETURNING the rows
+are read back (+1). The SQL holds quoted names and placeholders only.
 """
 
 from __future__ import annotations
@@ -25,14 +30,26 @@ from django.db.models import F
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
+from notifications import preferences
+from notifications.constants import IN_APP
 from notifications.models import InboxState, Notification
 
 
 def insert(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list[Notification]:
-    """Create one notification with ``columns`` for each user; return them (unordered)."""
+    """Create one notification with ``columns`` for each user who wants it in_app; return them (unordered)."""
     connection = connections[using]
-    sql = _Sql(connection, len(user_pks))
+    features = connection.features
+    if features.supports_update_conflicts_with_target and features.can_return_rows_from_bulk_insert:
+        wanted, wanted_params = preferences.wanting_sql(columns["category"], IN_APP, using)
+    else:
+        # Statements that name the users again (or read the rows back): choose them first.
+        user_pks = preferences.in_app_recipients(list(user_pks), columns["category"])
+        if not user_pks:
+            return []
+        wanted, wanted_params = "1 = 1", []
+    sql = _Sql(connection, len(user_pks), wanted)
     user_params = [sql.user_field.get_db_prep_value(pk, connection) for pk in user_pks]
+    user_params += wanted_params
     template = Notification(created_at=timezone.now(), **columns)
     per_row = {Notification._meta.pk.attname, "recipient_id", "seq"}
     shared = [f for f in Notification._meta.concrete_fields if f.attname not in per_row]
@@ -48,7 +65,7 @@ def insert(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list
                 cursor.execute(sql.upsert(), user_params)
             else:
                 sql.advance_without_upsert(cursor, user_pks, user_params, using)
-            new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({sql.in_users})"
+            new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({sql.users()})"
             cursor.execute(sql.insert_notifications(shared, new_rows), values + user_params)
         rows = cursor.fetchall() if sql.returning else None
     if rows is None:
@@ -77,8 +94,9 @@ class _Sql:
 
     NEW = "new_inbox"  # the upserted inbox rows, on PostgreSQL
 
-    def __init__(self, connection: BaseDatabaseWrapper, count: int) -> None:
+    def __init__(self, connection: BaseDatabaseWrapper, count: int, wanted: str) -> None:
         self.connection = connection
+        self.wanted = wanted
         self.qn = qn = connection.ops.quote_name
         self.user_field = InboxState._meta.get_field("user")
         self.in_users = ", ".join(["%s"] * count)
@@ -98,12 +116,17 @@ class _Sql:
     def column(self, model: type[models.Model], name: str) -> str:
         return self.qn(str(model._meta.get_field(name).column))  # type: ignore[union-attr]
 
-    def _new_inboxes(self, seq: int, prefix: str) -> str:
-        # Only existing users: a deleted one gets no inbox row and no notification.
+    def users(self, *extra: str) -> str:
+        """The recipients: existing users (a deleted one gets nothing) who want it in_app."""
         return (
-            f"{prefix} {self.inbox_table} ({self.user_id}, {self.last_seq}, {self.unread}) "  # noqa: S608
-            f"SELECT {self.user_pk}, {seq}, {seq} FROM {self.user_table} "
-            f"WHERE {self.user_pk} IN ({self.in_users}) ORDER BY {self.user_pk}"
+            f"SELECT {', '.join([self.user_pk, *extra])} FROM {self.user_table} "  # noqa: S608
+            f"WHERE {self.user_pk} IN ({self.in_users}) AND {self.wanted}"
+        )
+
+    def _new_inboxes(self, seq: int, prefix: str) -> str:
+        return (
+            f"{prefix} {self.inbox_table} ({self.user_id}, {self.last_seq}, {self.unread}) "
+            f"{self.users(str(seq), str(seq))} ORDER BY {self.user_pk}"
         )
 
     def upsert(self) -> str:

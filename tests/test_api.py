@@ -241,9 +241,9 @@ def test_query_count_is_exactly_the_same_on_postgres(db: None) -> None:
 
 
 # The statements of one notify(), without the transaction's own (BEGIN, SAVEPOINT, RELEASE ...):
-# one read of the recipients' in_app preferences, one upsert of the inbox rows (which allocates the
-# seqs) and one INSERT ... SELECT of the rows. On PostgreSQL the upsert is a data-modifying CTE of the
-# INSERT: a single statement.
+# one upsert of the inbox rows (which allocates the seqs) and one INSERT ... SELECT of the rows, both
+# leaving out who turned in_app off, then the email backend's INSERT ... SELECT of the digest queue.
+# On PostgreSQL the upsert is a data-modifying CTE of the INSERT.
 STATEMENTS = {"postgresql": 2, "sqlite": 3}
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
 
@@ -276,7 +276,8 @@ def test_databases_without_upsert_lock_and_advance_the_inboxes(
     monkeypatch.setattr(type(connection.features), "supports_update_conflicts_with_target", False)
     notify(alice, "first")
     statements = _statements_of([alice, bob])
-    assert len(statements) == 5  # the preferences read, then create, lock, advance, insert
+    # the preferences read, then create, lock, advance, insert, and the email queue
+    assert len(statements) == 6
     assert "FOR UPDATE" in statements[2] or connection.vendor == "sqlite"  # SQLite locks the file
     assert (seqs(alice), seqs(bob)) == ([1, 2], [1])
     assert (api.unread_count(alice), api.unread_count(bob)) == (2, 1)

@@ -90,6 +90,26 @@ def test_nothing_is_delivered_after_a_rollback(
     assert delivered == []
 
 
+def test_the_email_queue_is_written_in_the_notifications_transaction(
+    alice: Any, bob: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Queued with the rows (no separate transaction after commit) and rolled back with them.
+    preferences.unsubscribe_email(bob)
+    with django_capture_on_commit_callbacks(execute=False), transaction.atomic():
+        [for_alice, _] = notify([alice, bob], "x")
+        assert list(PendingEmail.objects.values_list("notification_id", flat=True)) == [
+            for_alice.pk
+        ]
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(ZeroDivisionError),
+        transaction.atomic(),
+    ):
+        notify(alice, "y")
+        1 / 0  # noqa: B018
+    assert PendingEmail.objects.count() == 1
+
+
 def test_a_failing_backend_is_logged_and_the_others_still_run(
     alice: Any,
     settings: Any,

@@ -35,16 +35,38 @@ RELEASES = [
 ]
 
 
+def hq_python() -> str:
+    """The interpreter of hq's side: Django 3.2 (hq 1.6) imports `cgi`, gone from Python 3.13 on."""
+    if sys.version_info < (3, 13):
+        return sys.executable
+    for name in ("python3.12", "python3.11"):
+        found = shutil.which(name)
+        if found and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0:
+            return found
+    message = "hq's side needs Python 3.11 or 3.12 (Django 3.2 imports cgi); none on PATH"
+    if CI:
+        pytest.fail(f"CI=true: {message}")
+    pytest.skip(message)
+
+
 def hq_environment(version: str, requirements: tuple[str, ...]) -> Path:
-    """django-notifications-hq and its dependencies, installed once into a cached directory."""
-    target = CACHE / f"hq-{version}"
+    """django-notifications-hq and its dependencies, installed once into a cached directory (one
+    per interpreter: psycopg2's binary wheels are built for one Python)."""
+    python = hq_python()
+    tag = subprocess.run(
+        [python, "-c", "import sys; print(f'py{sys.version_info[0]}{sys.version_info[1]}')"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = CACHE / f"hq-{version}-{tag}"
     if (target / "notifications").is_dir():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
     partial = CACHE / f"partial-{uuid.uuid4().hex}"
     result = subprocess.run(
         [
-            sys.executable,
+            python,
             "-m",
             "pip",
             "install",
@@ -107,7 +129,7 @@ class Project:
         extra = {"HQ_SWITCHED": "1"} if switched else {}
         pythonpath = [str(self.path), str(ROOT) if switched else str(self.hq)]
         result = subprocess.run(
-            [sys.executable, "-W", "ignore", *args],
+            [sys.executable if switched else hq_python(), "-W", "ignore", *args],
             cwd=self.path,
             env={
                 **os.environ,

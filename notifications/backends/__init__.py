@@ -20,7 +20,7 @@ from notifications.conf import app_settings
 from notifications.exceptions import NotificationsImproperlyConfigured
 from notifications.models import Notification
 
-__all__ = ["DeliveryBackend", "deliver", "get_backends"]
+__all__ = ["DeliveryBackend", "deliver", "enqueue", "get_backends"]
 
 logger = logging.getLogger("notifications.backends")
 
@@ -53,6 +53,18 @@ def load_backend(path: str) -> DeliveryBackend:
             f"NOTIFICATIONS['BACKENDS']: {path!r} has no `name` (the channel it delivers)."
         )
     return backend
+
+
+def enqueue(notifications: Sequence[Notification], using: str) -> None:
+    """Run every backend's ``enqueue()`` in the transaction that creates these notifications."""
+    if not notifications:
+        return
+    try:
+        backends = get_backends()
+    except NotificationsImproperlyConfigured:
+        return  # deliver() logs it after commit
+    for backend in backends:
+        backend.enqueue(notifications, using)
 
 
 def deliver(notifications: Sequence[Notification]) -> None:

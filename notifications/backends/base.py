@@ -18,6 +18,14 @@ class DeliveryBackend:
 
     name: str = ""
 
+    def enqueue(self, notifications: Sequence[Notification], using: str) -> None:
+        """Queue work in the database, in the transaction that creates these notifications.
+
+        Optional. It commits or rolls back with them (nothing lost if the process dies at commit) and
+        costs no transaction of its own; keep it to a statement or two. Unlike ``deliver()``, what it
+        raises reaches ``notify()``, whose transaction then rolls back: nothing half done.
+        """
+
     def deliver(self, notifications: Sequence[Notification]) -> None:
         """Deliver these committed notifications (any recipients, any categories)."""
         raise NotImplementedError("A DeliveryBackend must implement deliver().")

@@ -6,7 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connections, router
+from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models.options import Options
 
 from notifications import preferences
@@ -21,39 +22,49 @@ class EmailBackend(DeliveryBackend):
 
     Nothing is sent here: ``send_notification_digests`` (cron) or its task sends one email per user
     once notifications are ``EMAIL_DIGEST_DELAY`` old and still unread, checking the preferences again.
+    The queue rows are written in notify()'s transaction, by one INSERT ... SELECT per category that
+    reads the preferences itself: no query and no transaction of their own on the hot path.
     """
 
     name = EMAIL
 
-    def deliver(self, notifications: Sequence[Notification]) -> None:
-        by_category: dict[str, list[Notification]] = defaultdict(list)
+    def enqueue(self, notifications: Sequence[Notification], using: str) -> None:
+        by_category: dict[str, list[int]] = defaultdict(list)
         for n in notifications:
-            by_category[n.category].append(n)
-        queued: list[int] = []
-        for category, group in by_category.items():
-            wanting = preferences.wanted({n.recipient_id for n in group}, category, EMAIL)
-            queued += [n.pk for n in group if n.recipient_id in wanting]
-        using = router.db_for_write(PendingEmail)
-        for start in range(0, len(queued), app_settings.BATCH_SIZE):
-            _queue(queued[start : start + app_settings.BATCH_SIZE], using)
+            by_category[n.category].append(n.pk)
+        batch = app_settings.BATCH_SIZE
+        for category, pks in by_category.items():
+            for start in range(0, len(pks), batch):
+                _queue(pks[start : start + batch], category, using)
+
+    def deliver(self, notifications: Sequence[Notification]) -> None:
+        """Nothing left to do after commit: enqueue() queued them with the notifications."""
 
 
-def _queue(notification_pks: list[int], using: str) -> None:
-    """One INSERT ... SELECT from the notifications: no per-row ORM work on a broadcast."""
+def _queue(notification_pks: list[int], category: str, using: str) -> None:
+    """One INSERT ... SELECT from the notifications of recipients who want email for ``category``."""
     connection = connections[using]
     qn = connection.ops.quote_name
     pending, source = PendingEmail._meta, Notification._meta
+    user = get_user_model()._meta
+    wanted, wanted_params = preferences.wanting_sql(category, EMAIL, using)
 
     def column(meta: Options[Any], name: str) -> str:
         return qn(str(meta.get_field(name).column))  # type: ignore[union-attr]
 
+    # A join, not `recipient IN (SELECT ... FROM users)`, which SQLite builds for every user.
+    notification = qn(source.db_table)
+    recipient = f"{notification}.{column(source, 'recipient')}"
+    user_pk = f"{qn(user.db_table)}.{qn(str(user.pk.column))}"
     sql = (
         f"INSERT INTO {qn(pending.db_table)} "  # noqa: S608
         f"({column(pending, 'notification')}, {column(pending, 'recipient')}, "
         f"{column(pending, 'created_at')}, {column(pending, 'claim')}) "
-        f"SELECT {column(source, 'id')}, {column(source, 'recipient')}, "
-        f"{column(source, 'created_at')}, %s FROM {qn(source.db_table)} "
-        f"WHERE {column(source, 'id')} IN ({', '.join(['%s'] * len(notification_pks))})"
+        f"SELECT {notification}.{column(source, 'id')}, {recipient}, "
+        f"{notification}.{column(source, 'created_at')}, %s "
+        f"FROM {notification} JOIN {qn(user.db_table)} ON {user_pk} = {recipient} "
+        f"WHERE {notification}.{column(source, 'id')} IN "
+        f"({', '.join(['%s'] * len(notification_pks))}) AND {wanted}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, ["", *notification_pks])
+        cursor.execute(sql, ["", *notification_pks, *wanted_params])
