@@ -33,7 +33,7 @@ from notifications import api, recipients
 from notifications.conf import app_settings
 from notifications.exceptions import NotificationNotFound
 from notifications.forms import BroadcastForm, NotificationAdminForm, SendNotificationForm
-from notifications.models import Notification
+from notifications.models import Notification, PushSubscription
 
 BROADCAST_PERMISSION = "notifications.broadcast_notification"
 ADD_PERMISSION = "notifications.add_notification"
@@ -271,3 +271,67 @@ def add_user_actions(site: admin.AdminSite | None = None) -> bool:
     if send_notification not in actions:
         model_admin.actions = [*actions, send_notification]
     return True
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Each user's Web Push subscriptions, their delivery record, and a test push (docs/push.md)."""
+
+    list_display = [
+        "user",
+        "browser",
+        "created_at",
+        "last_success_at",
+        "success_count",
+        "failure_count",
+        "last_error",
+    ]
+    list_select_related = ["user"]
+    list_filter = ["created_at", "last_success_at"]
+    raw_id_fields = ["user"]
+    ordering = ["user", "-created_at"]
+    actions = ["send_test_push"]
+    readonly_fields = [
+        "endpoint",
+        "p256dh",
+        "auth",
+        "user_agent",
+        "browser",
+        "created_at",
+        "last_success_at",
+        "last_failure_at",
+        "success_count",
+        "failure_count",
+        "last_error",
+    ]
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return [f"user__{get_user_model().USERNAME_FIELD}", "user_agent"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # browsers register themselves (POST api/push-subscriptions/)
+
+    @admin.action(description=_("Send a test push"), permissions=["change"])
+    def send_test_push(self, request: HttpRequest, queryset: QuerySet[PushSubscription]) -> None:
+        if app_settings.WEB_PUSH is None:
+            self.message_user(
+                request,
+                _("Web Push is off: NOTIFICATIONS['WEB_PUSH'] has no keys."),
+                messages.ERROR,
+            )
+            return
+        from notifications.push_tasks import send_test_push
+
+        ids = list(queryset.values_list("pk", flat=True))
+        for pk in ids:
+            send_test_push.enqueue(pk)
+        self.message_user(
+            request,
+            ngettext(
+                "Test push queued for %d subscription; its outcome shows in the list.",
+                "Test pushes queued for %d subscriptions; their outcome shows in the list.",
+                len(ids),
+            )
+            % len(ids),
+            messages.SUCCESS,
+        )

@@ -175,8 +175,38 @@ def check_backends(**kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+PUSH_BACKEND = "notifications.backends.push.PushBackend"
+
+
+def check_web_push(**kwargs: Any) -> list[CheckMessage]:
+    """W010: Web Push is asked for (WEB_PUSH given, or PushBackend listed) but its keys are missing."""
+    user = getattr(settings, "NOTIFICATIONS", None) or {}
+    try:
+        configured = app_settings.WEB_PUSH
+    except NotificationsImproperlyConfigured:
+        return []  # check_settings reports it
+    if configured is not None or not isinstance(user, dict):
+        return []
+    given = user.get("WEB_PUSH") or {}
+    listed = PUSH_BACKEND in (user.get("BACKENDS") or ())
+    if not given and not listed:
+        return []
+    missing = [k for k in conf.WEB_PUSH_REQUIRED if not given.get(k)]
+    return [
+        Warning(
+            f"Web Push is off: NOTIFICATIONS['WEB_PUSH'] lacks {', '.join(missing)}.",
+            hint=(
+                "Run `manage.py notifications_vapid_keys` and put the pair and a SUBJECT "
+                "('mailto:you@example.com') in NOTIFICATIONS['WEB_PUSH']. See docs/push.md."
+            ),
+            id="notifications.W010",
+        )
+    ]
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings)
     register(Tags.compatibility)(check_backends)
+    register(Tags.compatibility)(check_web_push)
     register(Tags.compatibility)(check_channel_layer)
     register(Tags.security, deploy=False)(check_security)

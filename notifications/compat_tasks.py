@@ -7,7 +7,11 @@ from __future__ import annotations
 
 try:
     from django.tasks import task
+    from django.tasks.backends.immediate import ImmediateBackend
 except ImportError:  # Django < 6
     from django_tasks import task  # type: ignore[no-redef,import-untyped,unused-ignore]
+    from django_tasks.backends.immediate import (  # type: ignore[assignment,import-untyped,unused-ignore]
+        ImmediateBackend,
+    )
 
-__all__ = ["task"]
+__all__ = ["ImmediateBackend", "task"]

@@ -15,6 +15,7 @@ when first read; the system checks (checks.py) report the same problems at start
 
 from __future__ import annotations
 
+import base64
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     # paths of notifications.backends.base.DeliveryBackend subclasses (docs/preferences.md).
     "BACKENDS": (
         "notifications.backends.live.LiveBackend",
+        "notifications.backends.push.PushBackend",
         "notifications.backends.email.EmailBackend",
     ),
     # {"<category>": {"label": ..., "in_app": bool, "push": bool, "email": bool}}: each category's
@@ -82,7 +84,40 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_DIGEST_DELAY": 1800.0,
     # Absolute base of the links in emails ("https://example.com"); None: emails carry paths only.
     "EMAIL_BASE_URL": None,
+    # Web Push (docs/push.md): {"VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "SUBJECT"} and optionally
+    # "TIMEOUT", "TTL", "MAX_ATTEMPTS", "RETRY_DELAY", "ICON" (WEB_PUSH_DEFAULTS). Off while a key is missing.
+    "WEB_PUSH": None,
 }
+
+# The keys of NOTIFICATIONS["WEB_PUSH"]; the first three are required, the others have these defaults.
+WEB_PUSH_REQUIRED = ("VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "SUBJECT")
+WEB_PUSH_DEFAULTS: dict[str, Any] = {
+    # Seconds to wait for a push service's answer, per attempt: a hung service costs a worker this long.
+    "TIMEOUT": 5.0,
+    # Seconds a push service keeps a message for a browser that is offline.
+    "TTL": 86400,
+    # Attempts per subscription when a push service answers 429 or 5xx or cannot be reached ...
+    "MAX_ATTEMPTS": 3,
+    # ... waiting RETRY_DELAY, then twice that, and so on (or the service's Retry-After, up to a minute).
+    "RETRY_DELAY": 1.0,
+    # URL of the icon the browser shows beside each push ("": the browser's default).
+    "ICON": "",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WebPushSettings:
+    """The validated ``NOTIFICATIONS["WEB_PUSH"]``: the VAPID key pair (base64url, the public key as the
+    browser's ``applicationServerKey``), the VAPID ``sub`` claim, and the sending options."""
+
+    VAPID_PUBLIC_KEY: str
+    VAPID_PRIVATE_KEY: str
+    SUBJECT: str
+    TIMEOUT: float
+    TTL: int
+    MAX_ATTEMPTS: int
+    RETRY_DELAY: float
+    ICON: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +147,7 @@ class NotificationsSettings:
     positive number (an int is converted), ``float | None`` that or None, ``bool`` True or False, a
     ``Literal`` one of its values, ``str | None`` an http(s) URL or None, ``ProjectKey | None`` a
     non-empty string or None, ``tuple[str, ...]`` a list of dotted paths, ``dict[str, Category]`` the
-    categories.
+    categories; ``WEB_PUSH`` is None (Web Push off) until its three required keys are all set.
     """
 
     CHANNEL_LAYER: str
@@ -136,6 +171,7 @@ class NotificationsSettings:
     CATEGORIES: dict[str, Category]
     EMAIL_DIGEST_DELAY: float
     EMAIL_BASE_URL: str | None
+    WEB_PUSH: WebPushSettings | None
 
 
 class SettingsProblem(NamedTuple):
@@ -252,6 +288,62 @@ def _categories(value: object) -> dict[str, Category]:
     return categories
 
 
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a string")
+    return value
+
+
+_WEB_PUSH_SHAPE = (
+    'None or a dict {"VAPID_PUBLIC_KEY": str, "VAPID_PRIVATE_KEY": str, "SUBJECT": "mailto:..."}'
+)
+
+
+def _web_push(value: object) -> WebPushSettings | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(_WEB_PUSH_SHAPE)
+    unknown = sorted(str(k) for k in set(value) - {*WEB_PUSH_REQUIRED, *WEB_PUSH_DEFAULTS})
+    if unknown:
+        raise ValueError(f"{_WEB_PUSH_SHAPE}; unknown keys {unknown}")
+    options: dict[str, Any] = {}
+    for name, default in WEB_PUSH_DEFAULTS.items():
+        convert = {int: _positive_int, float: _positive_number, str: _string}[type(default)]
+        try:
+            options[name] = convert(value.get(name, default))
+        except ValueError as exc:
+            raise ValueError(f"{_WEB_PUSH_SHAPE}; {name!r} must be {exc}") from None
+    if not all(value.get(name) for name in WEB_PUSH_REQUIRED):
+        return None  # off; checks.py warns when the dict was given but is incomplete
+    public, private, subject = (value[name] for name in WEB_PUSH_REQUIRED)
+    if not all(isinstance(v, str) for v in (public, private, subject)):
+        raise ValueError(f"{_WEB_PUSH_SHAPE}; the keys and SUBJECT must be strings")
+    if not subject.startswith(("mailto:", "https://")):
+        raise ValueError(f"{_WEB_PUSH_SHAPE}; SUBJECT must start with 'mailto:' or 'https://'")
+    problem = vapid_key_problem(public, private)
+    if problem:
+        raise ValueError(f"{_WEB_PUSH_SHAPE}; {problem}")
+    return WebPushSettings(public, private, subject, **options)
+
+
+def vapid_key_problem(public: str, private: str) -> str:
+    """What is wrong with a VAPID key pair (as ``notifications_vapid_keys`` prints it); "" if nothing."""
+    try:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        from py_vapid import Vapid
+    except ImportError:
+        return "Web Push needs pywebpush: pip install 'django-realtime-notifications[push]'"
+    try:
+        pair = Vapid.from_string(private_key=private)
+    except Exception:
+        return "VAPID_PRIVATE_KEY is not a base64url P-256 private key (raw or DER)"
+    point = pair.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    if public.rstrip("=") != base64.urlsafe_b64encode(point).decode().rstrip("="):
+        return "VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY"
+    return ""
+
+
 _CONVERTERS: dict[object, Callable[[object], object]] = {
     bool: _boolean,
     int: _positive_int,
@@ -262,7 +354,10 @@ _CONVERTERS: dict[object, Callable[[object], object]] = {
     str | None: _optional_url,
     tuple[str, ...]: _dotted_paths,
     dict[str, Category]: _categories,
+    WebPushSettings | None: _web_push,
 }
+# Values never echoed in error messages: they hold the VAPID private key.
+_SECRET = {"WEB_PUSH"}
 _FIELD_TYPES = typing.get_type_hints(NotificationsSettings)
 
 
@@ -300,10 +395,11 @@ def _parse(user: object) -> tuple[dict[str, object], list[SettingsProblem]]:
         try:
             values[name] = _convert(_FIELD_TYPES[name], value)
         except ValueError as exc:
+            shown = "the value given" if name in _SECRET else repr(value)
             found.append(
                 SettingsProblem(
                     BAD_VALUE,
-                    f"NOTIFICATIONS[{name!r}] must be {exc}, not {value!r}.",
+                    f"NOTIFICATIONS[{name!r}] must be {exc}, not {shown}.",
                     f"Remove it to use the default, {default!r}. {DOCS}",
                 )
             )

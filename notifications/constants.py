@@ -19,6 +19,7 @@ TITLE_MAX_LENGTH = 255
 URL_MAX_LENGTH = 2048
 CATEGORY_MAX_LENGTH = 64
 DISPLAY_MAX_LENGTH = 255
+PUSH_ENDPOINT_MAX_LENGTH = 1024
 
 #: The delivery channels a category and a user's preferences name (a backend's ``name``).
 IN_APP, PUSH, EMAIL = "in_app", "push", "email"

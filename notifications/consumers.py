@@ -27,7 +27,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 
-from notifications import api, protocol, transport
+from notifications import api, presence, protocol, transport
 from notifications.conf import app_settings
 from notifications.delivery import layer_limit
 from notifications.exceptions import InvalidNotification, NotificationNotFound
@@ -103,6 +103,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._end()
 
     def _end(self) -> None:
+        if getattr(self, "counted", False):
+            presence.disconnected(self.user.pk)
+            self.counted = False
         if self.hub is not None:
             self.hub.leave(self)
             self.hub = None
@@ -132,6 +135,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.user = user
         self.group = protocol.user_group(user.pk)
+        presence.connected(user.pk)  # counted until _end(), which runs however the socket ends
+        self.counted = True
         self.sent_seq = 0
         self.bucket = _TokenBucket(
             app_settings.RATE_LIMIT_PER_SECOND, app_settings.RATE_LIMIT_BURST

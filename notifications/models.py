@@ -24,6 +24,7 @@ from notifications.compat.mixins import HqNotificationMixin, HqQuerySetMixin
 from notifications.constants import (
     CATEGORY_MAX_LENGTH,
     DISPLAY_MAX_LENGTH,
+    PUSH_ENDPOINT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     URL_MAX_LENGTH,
     VERB_MAX_LENGTH,
@@ -301,3 +302,79 @@ class PendingEmail(models.Model):
 
     def __str__(self) -> str:
         return f"notification {self.notification_id} for user {self.recipient_id}"
+
+
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (``PushSubscription.toJSON()``), owned by one user."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="push_subscriptions",
+        verbose_name=_("user"),
+    )
+    endpoint = models.CharField(_("endpoint"), max_length=PUSH_ENDPOINT_MAX_LENGTH, unique=True)
+    p256dh = models.CharField(_("p256dh key"), max_length=128)
+    auth = models.CharField(_("auth secret"), max_length=64)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
+    last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True)
+    success_count = models.PositiveIntegerField(_("pushes delivered"), default=0)
+    failure_count = models.PositiveIntegerField(_("pushes failed"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.browser} push subscription of user {self.user_id}"
+
+    @property
+    def browser(self) -> str:
+        """The browser's name, from the user agent that registered the subscription."""
+        ua = self.user_agent
+        # Order matters: Edge and Opera also say "Chrome", and Chrome also says "Safari".
+        for marker, name in (
+            ("Edg/", "Edge"),
+            ("OPR/", "Opera"),
+            ("Firefox/", "Firefox"),
+            ("Chrome/", "Chrome"),
+            ("Chromium/", "Chromium"),
+            ("Safari/", "Safari"),
+        ):
+            if marker in ua:
+                return name
+        return "Unknown browser"
+
+    def subscription_info(self) -> dict[str, Any]:
+        """The subscription as the browser gave it (what pywebpush encrypts for)."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+class Presence(models.Model):
+    """How many sockets one server process holds for one user (notifications.presence).
+
+    Each process refreshes ``heartbeat`` on its rows; rows of a process that died stop being counted
+    when their heartbeat is older than ``presence.EXPIRY``.
+    """
+
+    process = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sockets = models.PositiveIntegerField()
+    heartbeat = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("presence")
+        verbose_name_plural = _("presence")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["process", "user"], name="notifications_presence_process_user"
+            ),
+        ]
+        indexes = [models.Index(fields=["heartbeat"], name="notifications_presence_hb_idx")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id}: {self.sockets} socket(s) in {self.process}"

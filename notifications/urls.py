@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from django.views.i18n import JavaScriptCatalog
 
 from notifications.http_errors import api_not_found
-from notifications.views import hq, json_api, pages, preferences, unsubscribe
+from notifications.views import hq, json_api, pages, preferences, push, unsubscribe
 
 app_name = "notifications"
 
@@ -14,6 +14,13 @@ urlpatterns = [
     path("api/mark-read/", json_api.mark_read, name="api-mark-read"),
     path("api/mark-all-read/", json_api.mark_all_read, name="api-mark-all-read"),
     path("api/delete/", json_api.delete, name="api-delete"),
+]
+
+# Web Push: the service worker, the browsers' subscriptions, a click on a push (docs/push.md).
+urlpatterns += [
+    path("sw.js", push.service_worker, name="service-worker"),
+    path("api/push-subscriptions/", push.push_subscriptions, name="api-push-subscriptions"),
+    path("api/push-read/", push.push_read, name="api-push-read"),
 ]
 
 # The HTML list page and its no-JavaScript form posts.

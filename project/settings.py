@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -87,6 +89,38 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+
+def _demo_web_push() -> dict[str, str] | None:
+    """Web Push keys from the environment, else a pair derived from SECRET_KEY (demo only: every
+    process of the demo gets the same pair without a file; set VAPID_* in any real deployment)."""
+    public, private = os.environ.get("VAPID_PUBLIC_KEY"), os.environ.get("VAPID_PRIVATE_KEY")
+    if not private:
+        try:
+            from cryptography.hazmat.primitives.asymmetric import ec
+            from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        except ImportError:  # without the push extra the demo runs without Web Push
+            return None
+        seed = hashlib.sha256(f"demo-vapid:{SECRET_KEY}".encode()).digest()
+        key = ec.derive_private_key(
+            int.from_bytes(seed, "big") % (P256_ORDER - 1) + 1, ec.SECP256R1()
+        )
+        point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        public = base64.urlsafe_b64encode(point).decode().rstrip("=")
+        private = base64.urlsafe_b64encode(key.private_numbers().private_value.to_bytes(32, "big"))
+        private = private.decode().rstrip("=")
+    return {
+        "VAPID_PUBLIC_KEY": public or "",
+        "VAPID_PRIVATE_KEY": private,
+        "SUBJECT": os.environ.get("VAPID_SUBJECT", "mailto:admin@example.com"),
+    }
+
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+# The demo runs tasks (Web Push sends) in threads of the web process: no worker to start.
+TASKS = {"default": {"BACKEND": "notifications.thread_tasks.ThreadBackend"}}
+
+
 NOTIFICATIONS: dict[str, object] = {
     "CATEGORIES": {
         "comments": {"label": "Comments", "in_app": True, "push": True, "email": True},
@@ -95,6 +129,7 @@ NOTIFICATIONS: dict[str, object] = {
     # Digest emails: print them on the console (EMAIL_BACKEND below) after one minute.
     "EMAIL_DIGEST_DELAY": 60,
     "EMAIL_BASE_URL": os.environ.get("DJANGO_SITE_URL", "http://127.0.0.1:8000"),
+    "WEB_PUSH": _demo_web_push(),
 }
 if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}

@@ -15,6 +15,7 @@ from notifications import backends, checks, delivery, notify, preferences
 from notifications.backends.base import DeliveryBackend
 from notifications.backends.email import EmailBackend
 from notifications.backends.live import LiveBackend
+from notifications.backends.push import PushBackend
 from notifications.conf import app_settings
 from notifications.exceptions import NotificationsImproperlyConfigured
 from notifications.models import Notification, PendingEmail
@@ -51,10 +52,10 @@ def _empty() -> None:
     delivered.clear()
 
 
-def test_default_backends_are_live_then_email(settings: Any) -> None:
+def test_default_backends_are_live_push_then_email(settings: Any) -> None:
     settings.NOTIFICATIONS = {}
-    assert [type(b) for b in backends.get_backends()] == [LiveBackend, EmailBackend]
-    assert [b.name for b in backends.get_backends()] == ["in_app", "email"]
+    assert [type(b) for b in backends.get_backends()] == [LiveBackend, PushBackend, EmailBackend]
+    assert [b.name for b in backends.get_backends()] == ["in_app", "push", "email"]
 
 
 def test_backends_are_built_once_and_rebuilt_when_the_setting_changes(settings: Any) -> None:

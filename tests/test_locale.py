@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import gettext
 import io
+import json
 import os
 import re
 import shutil
@@ -289,3 +290,36 @@ def test_the_hq_conversion_command_speaks_french(db: None) -> None:
         with pytest.raises(CommandError, match=r"--batch-size doit valoir au moins 1\."):
             call_command("convert_hq_notifications", "--dry-run", "--batch-size", "0")
     assert out.getvalue() == "Pas de table django-notifications-hq : rien à convertir.\n"
+
+
+def test_the_admins_test_push_is_in_the_sites_language(
+    alice: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifications import push_tasks
+    from notifications.models import PushSubscription
+    from tests.test_push_setup import GOOD
+
+    settings.NOTIFICATIONS = {"WEB_PUSH": GOOD}
+    settings.LANGUAGE_CODE = "fr"
+    sent: list[bytes] = []
+    monkeypatch.setattr(push_tasks, "push", lambda subscription, data, config: sent.append(data))
+    subscription = PushSubscription.objects.create(
+        user=alice, endpoint="https://push.example.com/x", p256dh="x", auth="y"
+    )
+    push_tasks.send_test_push.enqueue(subscription.pk)
+    [data] = sent
+    payload = json.loads(data)
+    assert (payload["title"], payload["body"]) == (
+        "Notification de test",
+        "Web Push atteint ce navigateur.",
+    )
+
+
+def test_the_vapid_keys_command_help_is_french() -> None:
+    from notifications.management.commands.notifications_vapid_keys import Command
+
+    with translation.override("fr"):
+        assert (
+            "Affiche une nouvelle paire de clés VAPID"
+            in Command().create_parser("manage.py", "notifications_vapid_keys").format_help()
+        )

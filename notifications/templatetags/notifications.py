@@ -26,6 +26,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from notifications import api, protocol, validation
+from notifications.conf import app_settings
 from notifications.exceptions import InvalidNotification
 from notifications.models import Notification
 
@@ -103,6 +104,8 @@ def notifications_script(context: template.Context, nonce: str | None = None) ->
     return {
         "css": static("notifications/css/notifications.css"),
         "js": static("notifications/js/notifications.js"),
+        # Web Push's module (docs/push.md), only when the site has VAPID keys.
+        "push_js": static("notifications/js/push.js") if app_settings.WEB_PUSH else "",
         "nonce": _nonce(context, nonce),
     }
 
@@ -161,6 +164,10 @@ def client_config(
         "toast_duration": int(toast_duration),
         # Scopes the client's cross-tab channel and lock to this user's session.
         "user_id": str(user.pk) if signed_in else "",
+        # Web Push (docs/push.md): "" while the site has no VAPID keys.
+        "vapid_public_key": app_settings.WEB_PUSH.VAPID_PUBLIC_KEY if app_settings.WEB_PUSH else "",
+        "push_subscriptions_url": reverse("notifications:api-push-subscriptions"),
+        "service_worker_url": reverse("notifications:service-worker"),
     }
 
 

@@ -50,7 +50,7 @@ def json_endpoint(*, methods: tuple[str, ...]) -> Callable[[View], View]:
             if not request.user.is_authenticated:
                 return error(401, "not_authenticated", "Sign in to use notifications.")
             try:
-                if request.method not in ("GET", "HEAD"):  # POST, and PUT (preferences)
+                if request.method not in ("GET", "HEAD"):  # POST, PUT (preferences), DELETE (push)
                     check = _CsrfCheck(_get_response)
                     check.process_request(request)
                     rejected = check.process_view(request, None, (), {})  # type: ignore[arg-type]

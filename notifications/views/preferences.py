@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from notifications import preferences
 from notifications.backends import get_backends
+from notifications.conf import app_settings
 from notifications.constants import CHANNELS, EMAIL, IN_APP, PUSH
 from notifications.exceptions import InvalidPreferences
 from notifications.http_errors import error
@@ -68,6 +69,8 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
     current = preferences.as_dict(request.user)
     # Only the channels this site delivers: a "Desktop" box without Web Push would do nothing.
     delivered = {backend.name for backend in get_backends()}
+    if app_settings.WEB_PUSH is None:  # the push backend is listed by default, but off without keys
+        delivered.discard(PUSH)
     channels = [ch for ch in CHANNELS if ch in delivered]
     if request.method == "POST":
         preferences.update(request.user, _posted(request.POST, current, channels))

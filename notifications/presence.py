@@ -1,0 +1,183 @@
+"""Which users have a socket open, in any server process: asked by Web Push before it pushes.
+
+The consumer calls ``connected(user_pk)`` / ``disconnected(user_pk)``; senders call ``online(user_pks)``.
+
+Stored in the database, table ``notifications_presence``: one row per (server process, user) holding
+how many sockets that process has open for that user, and a heartbeat. The database, not Redis, because
+it is the one store every deployment of this app shares between processes: daphne and a shell over
+the in-memory layer (the demo) as much as several daphne processes over channels-redis. Connecting
+costs no query: the consumer only counts in memory, and one writer thread per process writes the
+changed counts right after (a storm of connects becomes a few writes, off the consumers' database
+thread), plus one UPDATE per serving process every ``HEARTBEAT`` seconds. A process killed without running
+``disconnect()`` (daphne on SIGTERM, a crash) leaves rows whose heartbeat stops: after ``EXPIRY``
+seconds they no longer count, and the next heartbeat of any serving process deletes them. Counts per
+process and user make a cap on sockets per user across processes a SUM away.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, connections, transaction
+from django.utils import timezone
+
+from notifications.models import Presence
+
+__all__ = ["EXPIRY", "HEARTBEAT", "connected", "disconnected", "online"]
+
+logger = logging.getLogger("notifications.presence")
+
+#: Seconds between two refreshes of a serving process's rows.
+HEARTBEAT = 60.0
+#: Seconds after its last heartbeat that a process's sockets stop counting (it died).
+EXPIRY = 180.0
+#: Seconds before a failed write (database down) is tried again.
+RETRY = 5.0
+
+
+class _Counts:
+    """This process's sockets per user, the users whose count is not yet written, and the writer's
+    wake-up call. One per process (``_state``); its writer thread holds on to it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sockets: Counter[Any] = Counter()
+        self.dirty: set[Any] = set()
+        self.wake = threading.Event()
+        self.writer: int | None = None  # the pid whose writer thread runs
+
+
+_state = _Counts()
+_identity: tuple[int, str] | None = None
+
+
+def process_id() -> str:
+    """This server process's name in the table: host, pid and a random part (pids are reused)."""
+    global _identity
+    pid = os.getpid()
+    if _identity is None or _identity[0] != pid:
+        _identity = (pid, f"{socket.gethostname()[:40]}:{pid}:{secrets.token_hex(4)}")
+    return _identity[1]
+
+
+def connected(user_pk: Any) -> None:
+    """A socket of the user opened in this process: counted now, written by the writer thread.
+
+    Plain functions, no I/O: the consumer calls ``disconnected()`` from the ``finally`` that ends it,
+    so a socket whose handler raised, or that daphne cancelled on shutdown, is still uncounted.
+    """
+    _change(user_pk, 1)
+
+
+def disconnected(user_pk: Any) -> None:
+    """A socket of the user closed in this process."""
+    _change(user_pk, -1)
+
+
+def online(user_pks: Iterable[Any]) -> set[Any]:
+    """The users among ``user_pks`` with a socket open in a live process: one query."""
+    pks = list(user_pks)
+    if not pks:
+        return set()
+    cutoff = timezone.now() - timedelta(seconds=EXPIRY)
+    rows = Presence.objects.filter(user_id__in=pks, heartbeat__gte=cutoff)
+    return set(rows.values_list("user_id", flat=True))
+
+
+def _change(user_pk: Any, delta: int) -> None:
+    state = _state
+    with state.lock:
+        count = max(0, state.sockets[user_pk] + delta)
+        if count:
+            state.sockets[user_pk] = count
+        else:
+            state.sockets.pop(user_pk, None)
+        state.dirty.add(user_pk)
+        start = state.writer != os.getpid()
+        state.writer = os.getpid()
+    if start:
+        threading.Thread(
+            target=_write_forever, args=(state,), name="notifications-presence", daemon=True
+        ).start()
+    state.wake.set()
+
+
+def flush(state: _Counts | None = None) -> None:
+    """Write the counts that changed since the last flush (the writer thread calls it)."""
+    state = state or _state
+    with state.lock:
+        counts = {pk: state.sockets.get(pk, 0) for pk in state.dirty}
+        state.dirty.clear()
+    pending = dict(counts)
+    try:
+        for user_pk, count in counts.items():
+            try:
+                with transaction.atomic():
+                    _write(user_pk, count)
+            except IntegrityError:
+                # The user was deleted while a socket of theirs was open: nothing to count.
+                logger.info("Presence of user %s not recorded: the user is gone.", user_pk)
+            del pending[user_pk]
+    except Exception:
+        with state.lock:
+            state.dirty.update(pending)  # written on the next wake-up or heartbeat
+        raise
+
+
+def _write(user_pk: Any, count: int) -> None:
+    rows = Presence.objects.filter(process=process_id(), user_id=user_pk)
+    if count == 0:
+        rows.delete()
+    elif not rows.update(sockets=count, heartbeat=timezone.now()):
+        Presence.objects.create(
+            process=process_id(), user_id=user_pk, sockets=count, heartbeat=timezone.now()
+        )
+
+
+def beat(state: _Counts | None = None) -> None:
+    """Refresh this process's rows (rewriting any that were lost) and delete expired ones."""
+    state = state or _state
+    now = timezone.now()
+    with state.lock:
+        counts = dict(state.sockets)
+    if not counts:
+        return
+    mine = Presence.objects.filter(process=process_id())
+    if mine.update(heartbeat=now) != len(counts):
+        # Deleted as expired while this process stalled longer than EXPIRY: write them again.
+        with state.lock:
+            state.dirty.update(counts)
+        flush(state)
+    Presence.objects.filter(heartbeat__lt=now - timedelta(seconds=EXPIRY)).delete()
+
+
+def _write_forever(state: _Counts) -> None:
+    next_beat = time.monotonic() + HEARTBEAT
+    while True:
+        state.wake.wait(max(0.0, next_beat - time.monotonic()))
+        state.wake.clear()
+        try:
+            flush(state)
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + HEARTBEAT
+                beat(state)
+        except Exception as exc:
+            logger.warning(
+                "Could not write presence (%s: %s); retrying in %s s.",
+                type(exc).__name__,
+                exc,
+                RETRY,
+            )
+            time.sleep(RETRY)  # the database is down: do not spin
+            state.wake.set()
+        finally:
+            connections.close_all()  # this thread's own connection, idle until the next change
