@@ -25,6 +25,7 @@ from typing import Any, Literal, NamedTuple, NewType, cast
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.functional import Promise
 
 from notifications.constants import CHANNELS, is_category_key
 from notifications.exceptions import NotificationsImproperlyConfigured
@@ -130,7 +131,7 @@ class WebPushSettings:
 class Category:
     """One declared category: its label and each channel's default (a user may change them)."""
 
-    label: str
+    label: str | Promise  # a gettext_lazy() label is shown in each user's language
     in_app: bool = True
     push: bool = True
     email: bool = True
@@ -287,7 +288,7 @@ def _categories(value: object) -> dict[str, Category]:
                 f"{_CATEGORY_SHAPE}; {key!r} has unknown keys {sorted(map(str, unknown))}"
             )
         label = spec.get("label", key)
-        if not isinstance(label, str) or not label.strip():
+        if not isinstance(label, str | Promise) or not str(label).strip():
             raise ValueError(f"{_CATEGORY_SHAPE}; the label of {key!r} is not a non-empty string")
         for channel in CHANNELS:
             if not isinstance(spec.get(channel, True), bool):

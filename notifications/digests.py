@@ -8,7 +8,9 @@ Two runs at once never claim the same row: each notification is emailed at most 
 cannot reach the mail server releases its claims, so the next run sends them.
 
 Templates a project can override: ``notifications/email/digest_subject.txt``, ``digest.txt`` and
-``digest.html``. Each email has a one-click unsubscribe link (a signed token, RFC 8058 headers).
+``digest.html``. Each email has a one-click unsubscribe link (a signed token, RFC 8058 headers). Emails
+are written in the site's ``LANGUAGE_CODE``: a user model has no language of its own, and a digest run
+(cron, a task) has no request to take one from.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -27,7 +30,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import router
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from notifications import preferences
 from notifications.conf import app_settings
@@ -183,6 +186,12 @@ def _absolute(path_or_url: str) -> str:
 
 def email_message(digest: Digest) -> EmailMultiAlternatives:
     """The digest email: text and HTML from the templates, with the List-Unsubscribe headers."""
+    # Not the language of whatever request or command runs the digests: the site's, for every user.
+    with translation.override(settings.LANGUAGE_CODE):
+        return _email_message(digest)
+
+
+def _email_message(digest: Digest) -> EmailMultiAlternatives:
     unsubscribe = _absolute(
         reverse("notifications:unsubscribe", args=[unsubscribe_token(digest.user)])
     )

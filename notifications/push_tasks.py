@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
 from notifications.compat_tasks import task
 from notifications.conf import app_settings
 from notifications.models import Notification, PushSubscription
@@ -36,11 +40,14 @@ def send_test_push(subscription_id: int) -> None:
     subscription = PushSubscription.objects.filter(pk=subscription_id).first()
     if config is None or subscription is None:
         return
+    # A task has no request: the site's language, as digest emails (digests.py).
+    with translation.override(settings.LANGUAGE_CODE):
+        title, body = _("Test notification"), _("Web Push reaches this browser.")
     test = {
         "id": 0,
         "seq": 0,
-        "title": "Test notification",
-        "body": "Web Push reaches this browser.",
+        "title": title,
+        "body": body,
         "url": "",
         "level": "info",
         "category": "",

@@ -368,7 +368,7 @@ def test_the_command_prints_what_it_sent(carol: Any, dave: Any, send: Any) -> No
     assert "emailed carol <carol@example.com>: 2 notifications" in lines
     assert "emailed dave <dave@example.com>: 1 notification" in lines
     assert "skipped erin: no email address, or inactive" in lines
-    assert lines[-1] == "Sent 2 digest(s) listing 3 notification(s); 0 failed; 1 user(s) skipped."
+    assert lines[-1] == "Sent 2 digests listing 3 notifications; 0 failed; 1 user skipped."
     assert len(mail.outbox) == 2
 
 
@@ -378,7 +378,7 @@ def test_dry_run_sends_nothing_and_keeps_everything(carol: Any, send: Any) -> No
     out = StringIO()
     call_command("send_notification_digests", "--dry-run", stdout=out)
     assert "would email carol <carol@example.com>: 1 notification" in out.getvalue()
-    assert "Would send 1 digest(s)" in out.getvalue()
+    assert "Would send 1 digest listing 1 notification;" in out.getvalue()
     assert mail.outbox == [] and PendingEmail.objects.get().claim == ""
     call_command("send_notification_digests", stdout=StringIO())
     assert len(mail.outbox) == 1

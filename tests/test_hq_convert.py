@@ -230,7 +230,7 @@ def test_migrate_converts_every_row_and_count(hq_project: Any) -> None:
     refused = project.run(
         "manage.py", "convert_hq_notifications", "--rollback", switched=True, ok=False
     )
-    assert "1 notifications were created since the conversion" in refused
+    assert "1 notification was created since the conversion" in refused
     project.run("manage.py", "convert_hq_notifications", "--rollback", "--force", switched=True)
     assert project.dump(switched=False) == before
 

@@ -6,22 +6,28 @@ from __future__ import annotations
 import ast
 import gettext
 import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext_lazy
 
-from notifications import notify
+from notifications import digests, notify, unread_count
+from notifications.digests import Digest, unsubscribe_token
+from notifications.models import Notification, PendingEmail
 
 APP = Path(__file__).resolve().parent.parent / "notifications"
 LOCALE = APP / "locale"
@@ -162,6 +168,7 @@ def test_the_page_messages_are_in_french_with_plurals(client_fr: Client, alice: 
 def test_the_javascript_catalog_is_french(client_fr: Client) -> None:
     script = client_fr.get(reverse("notifications:jsi18n")).content.decode()
     assert "Notifications, %(badge)s non lues" in script
+    assert "Connexion perdue !" in script  # notify.js, hq's client
 
 
 def test_the_notify_command_speaks_french_with_plurals(alice: Any, bob: Any) -> None:
@@ -178,3 +185,141 @@ def test_the_english_source_has_plurals(client_a: Client, alice: Any) -> None:
     notify(alice, "x")
     response = client_a.post(reverse("notifications:page-mark-all-read"), follow=True)
     assert "Marked 1 notification as read." in response.content.decode()
+
+
+def test_the_preferences_page_is_in_french_with_lazy_category_labels(
+    client_fr: Client, alice: Any, settings: Any
+) -> None:
+    # A project's gettext_lazy() label is shown in the user's language, on the page and in the API.
+    settings.NOTIFICATIONS = {"CATEGORIES": {"news": {"label": gettext_lazy("Preferences")}}}
+    page = client_fr.get(reverse("notifications:preferences")).content.decode()
+    for text in [
+        "<title>Préférences de notification",
+        "Retour aux notifications",
+        "Toutes les notifications",
+        'aria-label="Toutes les notifications : Dans l’application"',
+        '<th scope="row">Préférences</th>',
+        'aria-label="Préférences : E-mail"',
+        "« Toutes les notifications » désactive un canal",
+        "Enregistrer",
+    ]:
+        assert text in page
+    assert "Back to notifications" not in page
+    api = client_fr.get(reverse("notifications:api-preferences")).json()
+    assert api["categories"]["news"]["label"] == "Préférences"
+    saved = client_fr.post(reverse("notifications:preferences"), follow=True).content.decode()
+    assert "Vos préférences de notification sont enregistrées." in saved
+
+
+def test_the_unsubscribe_pages_are_in_french(client_fr: Client, alice: Any) -> None:
+    url = reverse("notifications:unsubscribe", args=[unsubscribe_token(alice)])
+    assert "Ne plus recevoir d’e-mails de notification ?" in client_fr.get(url).content.decode()
+    done = client_fr.post(url).content.decode()
+    assert "Vous êtes désabonné : vous ne recevrez plus d’e-mails de notification." in done
+    assert (
+        f'<a href="{reverse("notifications:preferences")}">préférences de notification</a>' in done
+    )
+    invalid = client_fr.get(reverse("notifications:unsubscribe", args=["nope"]))
+    assert invalid.status_code == 400
+    assert "Ce lien de désabonnement n’est pas valide." in invalid.content.decode()
+
+
+def _digest(user: Any, count: int) -> Digest:
+    for i in range(count):
+        notify(user, "x", title=f"T{i}")
+    return Digest(user, "alice@example.com", list(Notification.objects.filter(recipient=user)))
+
+
+@pytest.mark.parametrize(
+    ("count", "subject"), [(1, "1 notification non lue"), (2, "2 notifications non lues")]
+)
+def test_a_digest_email_is_in_the_sites_language_with_plurals(
+    alice: Any, settings: Any, count: int, subject: str
+) -> None:
+    settings.LANGUAGE_CODE = "fr"
+    message = digests.email_message(_digest(alice, count))
+    [(html, _)] = message.alternatives
+    assert message.subject == subject
+    assert message.body.startswith(f"Bonjour alice,\n\nVous avez {subject} :\n")
+    assert "Ne plus recevoir ces e-mails : " in message.body
+    assert '<html lang="fr">' in html and f"Vous avez {subject} :" in html
+    assert "Se désabonner de ces e-mails" in html
+
+
+def test_a_digest_email_ignores_the_language_active_where_it_is_sent(alice: Any) -> None:
+    # The site's LANGUAGE_CODE (en-us here), not that of the request or command that runs the digests.
+    with translation.override("fr"):
+        message = digests.email_message(_digest(alice, 2))
+    assert message.subject == "2 unread notifications"
+    assert message.body.startswith("Hello alice,")
+
+
+def test_the_hq_confirm_pages_are_in_french(client_fr: Client, alice: Any) -> None:
+    page = client_fr.get(reverse("notifications:mark_all_as_read")).content.decode()
+    assert "Marquer toutes les notifications comme lues" in page
+    [n] = notify(alice, "x")
+    page = client_fr.get(reverse("notifications:delete", args=[n.slug])).content.decode()
+    assert "Supprimer cette notification" in page
+    missing = client_fr.get(reverse("notifications:mark_as_read", args=[n.slug + 1000]))
+    assert missing.status_code == 404
+    assert "Cette notification n’existe pas (ou plus)." in missing.content.decode()
+    assert unread_count(alice) == 1
+
+
+def test_the_digest_command_speaks_french_with_plurals(
+    alice: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    alice.email = "alice@example.com"
+    alice.save()
+    with django_capture_on_commit_callbacks(execute=True):  # the email backend queues after commit
+        notify(alice, "x")
+    PendingEmail.objects.update(created_at=F("created_at") - timedelta(days=1))
+    out = io.StringIO()
+    with translation.override("fr"):
+        call_command("send_notification_digests", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines() == [
+        "enverrait à alice <alice@example.com> : 1 notification",
+        "1 récapitulatif serait envoyé, listant 1 notification ; 0 en échec ; 0 utilisateur ignoré.",
+    ]
+
+
+def test_the_hq_conversion_command_speaks_french(db: None) -> None:
+    out = io.StringIO()
+    with translation.override("fr"):
+        call_command("convert_hq_notifications", "--dry-run", stdout=out)
+        with pytest.raises(CommandError, match=r"--batch-size doit valoir au moins 1\."):
+            call_command("convert_hq_notifications", "--dry-run", "--batch-size", "0")
+    assert out.getvalue() == "Pas de table django-notifications-hq : rien à convertir.\n"
+
+
+def test_the_admins_test_push_is_in_the_sites_language(
+    alice: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifications import push_tasks
+    from notifications.models import PushSubscription
+    from tests.test_push_setup import GOOD
+
+    settings.NOTIFICATIONS = {"WEB_PUSH": GOOD}
+    settings.LANGUAGE_CODE = "fr"
+    sent: list[bytes] = []
+    monkeypatch.setattr(push_tasks, "push", lambda subscription, data, config: sent.append(data))
+    subscription = PushSubscription.objects.create(
+        user=alice, endpoint="https://push.example.com/x", p256dh="x", auth="y"
+    )
+    push_tasks.send_test_push.enqueue(subscription.pk)
+    [data] = sent
+    payload = json.loads(data)
+    assert (payload["title"], payload["body"]) == (
+        "Notification de test",
+        "Web Push atteint ce navigateur.",
+    )
+
+
+def test_the_vapid_keys_command_help_is_french() -> None:
+    from notifications.management.commands.notifications_vapid_keys import Command
+
+    with translation.override("fr"):
+        assert (
+            "Affiche une nouvelle paire de clés VAPID"
+            in Command().create_parser("manage.py", "notifications_vapid_keys").format_help()
+        )

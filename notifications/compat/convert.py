@@ -31,6 +31,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from notifications.compat import HQ_LEVELS, hq_title, with_flags
 from notifications.constants import DISPLAY_MAX_LENGTH, Level
@@ -130,23 +132,58 @@ def survey(using: str) -> Report:
 
 
 def describe(report: Report, batch_size: int) -> list[str]:
-    """The dry run's account of what convert() would do."""
+    """The dry run's account of what convert() would do (the command's output: translated)."""
     if report.state == "none":
-        return ["No django-notifications-hq table: nothing to convert."]
+        return [_("No django-notifications-hq table: nothing to convert.")]
     lines = []
     if report.state == "hq":
         lines.append(
-            f"Would rename django-notifications-hq's table {TABLE} to {ARCHIVE} (kept for the "
-            f"rollback), drop its indexes and create this app's tables."
+            _(
+                "Would rename django-notifications-hq's table %(table)s to %(archive)s (kept for the "
+                "rollback), drop its indexes and create this app's tables."
+            )
+            % {"table": TABLE, "archive": ARCHIVE}
         )
+    counts = {
+        "rows": report.rows,
+        "users": report.users,
+        "unread": report.unread,
+        "deleted": report.deleted,
+        "private": report.private,
+        "emailed": report.emailed,
+    }
+    notifications = (
+        ngettext("%(rows)d notification", "%(rows)d notifications", report.rows) % counts
+    )
+    users = ngettext("%(users)d user", "%(users)d users", report.users) % counts
     lines.append(
-        f"{report.rows} notifications of {report.users} users: {report.unread} unread, "
-        f"{report.deleted} soft-deleted, {report.private} not public, {report.emailed} emailed."
+        _(
+            "%(notifications)s of %(users)s: %(unread)d unread, %(deleted)d soft-deleted, "
+            "%(private)d not public, %(emailed)d emailed."
+        )
+        % {**counts, "notifications": notifications, "users": users}
     )
     if report.done:
-        lines.append(f"{report.done} already converted by an earlier run: they are skipped.")
+        lines.append(
+            ngettext(
+                "%(count)d already converted by an earlier run: it is skipped.",
+                "%(count)d already converted by an earlier run: they are skipped.",
+                report.done,
+            )
+            % {"count": report.done}
+        )
     batches = -(-report.todo // batch_size)
-    lines.append(f"Would copy {report.todo} rows in {batches} batches of up to {batch_size}.")
+    rows = ngettext("Would copy %(count)d row", "Would copy %(count)d rows", report.todo) % {
+        "count": report.todo
+    }
+    lines.append(
+        ngettext(
+            "%(rows)s in %(batches)d batch of up to %(size)d.",
+            "%(rows)s in %(batches)d batches of up to %(size)d.",
+            batches,
+        )
+        % {"rows": rows, "batches": batches, "size": batch_size}
+    )
     return lines
 
 

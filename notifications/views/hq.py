@@ -18,7 +18,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -49,7 +51,7 @@ def _next(request: HttpRequest, default: str) -> HttpResponse:
 
 
 def _confirmed(
-    action: str, default_next: str
+    action: str | Promise, default_next: str
 ) -> Callable[[Callable[[HttpRequest, int | None], Any]], Callable[..., HttpResponseBase]]:
     """GET: the confirmation form; POST (CSRF-checked by the middleware): the change, then ``next``."""
 
@@ -83,22 +85,22 @@ def _confirmed(
     return decorate
 
 
-@_confirmed("Mark all notifications as read", "notifications:unread")
+@_confirmed(_("Mark all notifications as read"), "notifications:unread")
 def mark_all_as_read(request: HttpRequest, pk: int | None) -> None:
     api.mark_all_read(request.user)
 
 
-@_confirmed("Mark this notification as read", "notifications:unread")
+@_confirmed(_("Mark this notification as read"), "notifications:unread")
 def mark_as_read(request: HttpRequest, pk: int | None) -> None:
     api.mark_read(request.user, [pk])
 
 
-@_confirmed("Mark this notification as unread", "notifications:unread")
+@_confirmed(_("Mark this notification as unread"), "notifications:unread")
 def mark_as_unread(request: HttpRequest, pk: int | None) -> None:
     api.mark_unread(request.user, [pk])
 
 
-@_confirmed("Delete this notification", "notifications:all")
+@_confirmed(_("Delete this notification"), "notifications:all")
 def delete(request: HttpRequest, pk: int | None) -> None:
     api.delete(request.user, [pk])
 

@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -21,7 +23,12 @@ from notifications.exceptions import InvalidPreferences
 from notifications.http_errors import error
 from notifications.views.json_api import json_endpoint
 
-CHANNEL_LABELS = {IN_APP: "In the app", PUSH: "Desktop", EMAIL: "Email"}
+# A context: Django's own catalogs translate a bare "Email" (French "Courriel") and win over ours.
+CHANNEL_LABELS = {
+    IN_APP: pgettext_lazy("notification channel", "In the app"),
+    PUSH: pgettext_lazy("notification channel", "Desktop"),
+    EMAIL: pgettext_lazy("notification channel", "Email"),
+}
 
 
 @json_endpoint(methods=("GET", "PUT"))
@@ -67,7 +74,7 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
     channels = [ch for ch in CHANNELS if ch in delivered]
     if request.method == "POST":
         preferences.update(request.user, _posted(request.POST, current, channels))
-        messages.success(request, "Your notification preferences are saved.", fail_silently=True)
+        messages.success(request, _("Your notification preferences are saved."), fail_silently=True)
         return redirect("notifications:preferences")
 
     def cells(category: str, values: dict[str, Any]) -> list[dict[str, Any]]:

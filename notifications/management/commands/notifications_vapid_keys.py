@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 
 def _b64url(raw: bytes) -> str:
@@ -13,10 +14,14 @@ def _b64url(raw: bytes) -> str:
 
 
 class Command(BaseCommand):
-    help = (
-        "Print a new VAPID key pair (P-256) for NOTIFICATIONS['WEB_PUSH']. Keep the private key "
-        "secret; changing the pair later makes every browser subscribe again."
-    )
+    help = ""  # argparse needs a str, not a lazy string: see create_parser()
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        self.help = _(
+            "Print a new VAPID key pair (P-256) for NOTIFICATIONS['WEB_PUSH']. Keep the private key "
+            "secret; changing the pair later makes every browser subscribe again."
+        )
+        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -24,7 +29,7 @@ class Command(BaseCommand):
             from py_vapid import Vapid
         except ImportError:
             raise CommandError(
-                "Web Push needs pywebpush: pip install 'django-realtime-notifications[push]'"
+                _("Web Push needs pywebpush: pip install 'django-realtime-notifications[push]'")
             ) from None
         pair = Vapid()
         pair.generate_keys()

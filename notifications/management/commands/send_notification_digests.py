@@ -3,19 +3,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from notifications.digests import MailServerUnavailable, send_digests
+from notifications.digests import DigestReport, MailServerUnavailable, send_digests
 
 
 class Command(BaseCommand):
-    help = (
-        "Email each user their unread notifications older than NOTIFICATIONS['EMAIL_DIGEST_DELAY'] "
-        "that were never emailed, one digest per user. Run it from cron, every few minutes."
-    )
+    help = ""  # argparse needs a str, not a lazy string: see create_parser()
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        self.help = _(
+            "Email each user their unread notifications older than "
+            "NOTIFICATIONS['EMAIL_DIGEST_DELAY'] that were never emailed, one digest per user. Run "
+            "it from cron, every few minutes."
+        )
+        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--dry-run", action="store_true", help="List who would get a digest; send nothing."
+            "--dry-run", action="store_true", help=_("List who would get a digest; send nothing.")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -24,25 +31,70 @@ class Command(BaseCommand):
             report = send_digests(dry_run=dry_run)
         except MailServerUnavailable as exc:
             raise CommandError(
-                f"{exc}. Nothing was lost: the next run sends these digests."
+                _(
+                    "Cannot reach the mail server: %(error)s. Nothing was lost: the next run sends "
+                    "these digests."
+                )
+                % {"error": exc.__cause__}
             ) from exc
         for digest in report.sent:
             count = len(digest.notifications)
+            if dry_run:
+                line = ngettext(
+                    "would email %(user)s <%(address)s>: %(count)d notification",
+                    "would email %(user)s <%(address)s>: %(count)d notifications",
+                    count,
+                )
+            else:
+                line = ngettext(
+                    "emailed %(user)s <%(address)s>: %(count)d notification",
+                    "emailed %(user)s <%(address)s>: %(count)d notifications",
+                    count,
+                )
             self.stdout.write(
-                f"{'would email' if dry_run else 'emailed'} {digest.user.get_username()} "
-                f"<{digest.address}>: {count} notification{'s' if count != 1 else ''}"
+                line
+                % {"user": digest.user.get_username(), "address": digest.address, "count": count}
             )
         for digest in report.failed:
-            self.stderr.write(f"failed: {digest.user.get_username()} <{digest.address}>")
+            self.stderr.write(
+                _("failed: %(user)s <%(address)s>")
+                % {"user": digest.user.get_username(), "address": digest.address}
+            )
         for user in report.skipped:
-            self.stdout.write(f"skipped {user.get_username()}: no email address, or inactive")
-        listed = sum(len(d.notifications) for d in report.sent)
-        verb = "Would send" if dry_run else "Sent"
-        self.stdout.write(
-            f"{verb} {len(report.sent)} digest(s) listing {listed} notification(s); "
-            f"{len(report.failed)} failed; {len(report.skipped)} user(s) skipped."
-        )
+            self.stdout.write(
+                _("skipped %(user)s: no email address, or inactive") % {"user": user.get_username()}
+            )
+        self.stdout.write(_summary(report))
         if report.failed:
             raise CommandError(
-                f"{len(report.failed)} digest email(s) could not be sent; see the log."
+                ngettext(
+                    "%(count)d digest email could not be sent; see the log.",
+                    "%(count)d digest emails could not be sent; see the log.",
+                    len(report.failed),
+                )
+                % {"count": len(report.failed)}
             )
+
+
+def _summary(report: DigestReport) -> str:
+    listed = sum(len(d.notifications) for d in report.sent)
+    if report.dry_run:
+        digests = ngettext(
+            "Would send %(count)d digest", "Would send %(count)d digests", len(report.sent)
+        )
+    else:
+        digests = ngettext("Sent %(count)d digest", "Sent %(count)d digests", len(report.sent))
+    parts = {
+        "digests": digests % {"count": len(report.sent)},
+        "listed": ngettext(
+            "listing %(count)d notification", "listing %(count)d notifications", listed
+        )
+        % {"count": listed},
+        "failed": ngettext("%(count)d failed", "%(count)d failed", len(report.failed))
+        % {"count": len(report.failed)},
+        "skipped": ngettext(
+            "%(count)d user skipped", "%(count)d users skipped", len(report.skipped)
+        )
+        % {"count": len(report.skipped)},
+    }
+    return _("%(digests)s %(listed)s; %(failed)s; %(skipped)s.") % parts

@@ -69,7 +69,8 @@ function fetch_api_data() {
     var badges = document.getElementsByClassName(notify_badge_class);
     for (var i = 0; i < badges.length; i++) {
       badges[i].textContent = "!";
-      badges[i].title = "Connection lost!";
+      // Translated by Django's JavaScript catalog where the page loads it ({% notifications_script %}).
+      badges[i].title = typeof gettext === "function" ? gettext("Connection lost!") : "Connection lost!";
     }
   }
 }
