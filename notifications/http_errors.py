@@ -8,7 +8,6 @@ URLs under the API. The shape of every JSON error is built by ``error()`` here.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -16,13 +15,11 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from notifications import logs
+
 logger = logging.getLogger("notifications.http_errors")
 
 View = Callable[..., HttpResponse]
-
-# An outage fails every request: one warning per kind of failure per interval, never one per request.
-WARNING_INTERVAL = 10.0
-_warned: dict[str, tuple[float, int]] = {}
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
@@ -39,7 +36,16 @@ def json_errors(view: View) -> View:
             return view(request, *args, **kwargs)
         except DatabaseError as exc:
             _rollback()
-            _warn(type(exc).__name__, exc)
+            # An outage fails every request: one line per kind per interval, never one per request.
+            detail = " ".join(str(exc).split())  # one line, whatever the driver's message holds
+            kind = type(exc).__name__
+            logs.warn_once(
+                logger,
+                f"api-database-{kind}",
+                "Notifications API answered 503: the database failed: %s: %s",
+                kind,
+                detail,
+            )
             return _logged(
                 error(
                     503,
@@ -72,17 +78,3 @@ def _rollback() -> None:
     for connection in connections.all(initialized_only=True):
         if connection.in_atomic_block:
             transaction.set_rollback(True, using=connection.alias)
-
-
-def _warn(kind: str, exc: Exception) -> None:
-    now = time.monotonic()
-    last, suppressed = _warned.get(kind, (float("-inf"), 0))
-    if now - last < WARNING_INTERVAL:
-        _warned[kind] = (last, suppressed + 1)
-        return
-    _warned[kind] = (now, 0)
-    more = f" (and {suppressed} more since the last warning)" if suppressed else ""
-    detail = " ".join(str(exc).split())  # one line, whatever the driver's message holds
-    logger.warning(
-        "Notifications API answered 503: the database failed: %s: %s%s", kind, detail, more
-    )

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from notifications import http_errors
+from notifications import logs
 from notifications.views import json_api
 from tests import servers
 
@@ -43,7 +43,7 @@ def database_down(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> It
 
     connection.close()
     monkeypatch.setattr(connection, "get_new_connection", refuse)
-    monkeypatch.setattr(http_errors, "_warned", {})
+    monkeypatch.setattr(logs, "_last", {})
     yield
     monkeypatch.undo()
     connection.close()
