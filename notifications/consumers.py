@@ -27,7 +27,6 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
-from channels.utils import await_many_dispatch
 
 from notifications import api, logs, presence, protocol, sessions, transport
 from notifications.conf import app_settings
@@ -39,6 +38,8 @@ logger = logging.getLogger("notifications.consumers")
 DEFAULT_GROUP_EXPIRY = 86400
 # Seconds between attempts of a socket to receive from a channel layer that failed.
 LAYER_RETRY_DELAY = 2.0
+# Seconds an ending socket waits for its cancelled receives before it returns without them.
+CANCEL_GRACE = 1.0
 
 # Queue entries of the consumer's own (never sent between processes).
 _RESYNC = "notifications.resync"  # catch up from what was sent
@@ -57,6 +58,24 @@ def group_refresh_interval(layer: Any) -> float:
         return float(configured)
     expiry = getattr(layer, "group_expiry", DEFAULT_GROUP_EXPIRY) or DEFAULT_GROUP_EXPIRY
     return float(min(expiry / 2, 300))
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+# Strong references to the running _cancel_until_done() tasks (the loop keeps only weak ones).
+_reapers: set[asyncio.Future[None]] = set()
+
+
+async def _cancel_until_done(task: asyncio.Future[Any]) -> None:
+    # A cancellation that meets redis-py's read timeout can be lost: the timeout turns it into a
+    # TimeoutError, redis-py retries the read, and channels-redis's receive then blocks again, for
+    # ever, as a reader of this process's channel. Asked again, it ends.
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_GRACE)
 
 
 class _TokenBucket:
@@ -137,11 +156,36 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 self.channel_name = await self.channel_layer.new_channel()
                 sources.append(self._receive_from_layer)
         try:
-            await await_many_dispatch(sources, self.dispatch)
+            await self._dispatch_from(sources)
         except StopConsumer:
             pass
         finally:
             await self._end()
+
+    async def _dispatch_from(self, sources: list[Any]) -> None:
+        # channels' await_many_dispatch, except that the way out does not wait without end for the
+        # cancelled receives: channels-redis holds a cancelled receive() for its blocking read, or
+        # longer when Redis stalls, and daphne closes a socket whose handler raised (1011) only once
+        # the application has returned.
+        tasks = [asyncio.ensure_future(source()) for source in sources]
+        try:
+            while True:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for i, task in enumerate(tasks):
+                    if task.done():
+                        await self.dispatch(task.result())
+                        tasks[i] = asyncio.ensure_future(sources[i]())
+        finally:
+            for task in tasks:
+                task.cancel()
+                # Whatever a receive that outlives the grace ends with is retrieved, not logged.
+                task.add_done_callback(_retrieve)
+            await asyncio.wait(tasks, timeout=CANCEL_GRACE)
+            for task in tasks:
+                if not task.done():
+                    reaper = asyncio.ensure_future(_cancel_until_done(task))
+                    _reapers.add(reaper)
+                    reaper.add_done_callback(_reapers.discard)
 
     async def _end(self) -> None:
         # Runs once the socket is over, however it ended: disconnect() does not run when a handler
@@ -163,11 +207,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.left = True
             # A dead channel left in the group makes the layer queue the user's messages for it.
             try:
-                async with layer_limit():
-                    await asyncio.wait_for(
-                        self.channel_layer.group_discard(self.group, self.channel_name),
-                        app_settings.PUBLISH_TIMEOUT,
-                    )
+                await self._on_layer("group_discard")
             except Exception as exc:
                 # The membership expires with the layer's group_expiry (minutes with
                 # notifications.layers.redis_channel_layer()).
@@ -180,6 +220,19 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     exc,
                 )
 
+    async def _on_layer(self, command: str) -> None:
+        """The layer's group_add or group_discard of this socket, waiting at most PUBLISH_TIMEOUT.
+
+        The wait includes the one for a place under layer_limit(): with Redis stalled, the commands
+        in flight must not hold every place (and so every connect and close) for ever.
+        """
+
+        async def limited() -> None:
+            async with layer_limit():
+                await getattr(self.channel_layer, command)(self.group, self.channel_name)
+
+        await asyncio.wait_for(limited(), app_settings.PUBLISH_TIMEOUT)
+
     async def _receive_from_layer(self) -> dict[str, Any]:
         # A layer that fails (Redis down) must not end the socket with a traceback: the socket stays
         # open, the process's sync pass heals what it misses, and the refresher re-joins the group.
@@ -189,6 +242,10 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 message: dict[str, Any] = await layer.receive(self.channel_name)
                 return message
             except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A layer that turned our cancellation into its own error: the socket is over.
+                    raise asyncio.CancelledError from exc
                 logs.warn_once(
                     logger,
                     "layer_receive",
@@ -200,8 +257,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await asyncio.sleep(LAYER_RETRY_DELAY)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
-        # Leave now: await_many_dispatch then waits for the layer's cancelled receive(), which
-        # channels-redis may hold for its blocking read (seconds) before __call__'s finally runs.
+        # Leave now, not after the wait for the cancelled receives (up to CANCEL_GRACE).
         await self._end()
         raise StopConsumer()
 
@@ -250,11 +306,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.hub.subscribed_for(self.group)
         try:
             if self.channel_layer is not None:
-                async with layer_limit():
-                    await asyncio.wait_for(
-                        self.channel_layer.group_add(self.group, self.channel_name),
-                        app_settings.PUBLISH_TIMEOUT,
-                    )
+                await self._on_layer("group_add")
             loaded = await database_sync_to_async(self._load)(since)
         except Exception as exc:
             # Redis or the database is down: refuse the handshake (HTTP 403) rather than accept a
@@ -288,8 +340,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await asyncio.sleep(interval * random.uniform(0.5, 1.0))
         while True:
             try:
-                async with layer_limit():
-                    await layer.group_add(self.group, self.channel_name)
+                await self._on_layer("group_add")
                 self.resync()
             except Exception as exc:
                 logs.warn_once(

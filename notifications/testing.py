@@ -44,18 +44,20 @@ async def connect(
     *,
     path: str = "/ws/notifications/",
     origin: str | None = "http://testserver",
+    wait: float = 1,
 ) -> tuple[WebsocketCommunicator, dict[str, Any]]:
     """Open a socket as `user` (bypassing the session); return it with its `welcome` frame.
 
     The default Origin is Django's test host, which the test runner adds to ALLOWED_HOSTS.
+    `wait` bounds the handshake and the wait for the welcome, in seconds.
     """
     headers = [(b"origin", origin.encode())] if origin else []
     communicator = WebsocketCommunicator(application, path, headers=headers)
     communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=wait)
     if not connected:
         raise AssertionError(f"The socket for {user} was refused")
-    welcome = await receive_frame(communicator)
+    welcome = await receive_frame(communicator, wait=max(wait, 2))
     if welcome.get("type") != "welcome":
         raise AssertionError(f"Expected a welcome frame, got {welcome}")
     return communicator, welcome

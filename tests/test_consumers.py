@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync, sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
 from notifications import anotify, delivery, notify, protocol, transport
 from notifications.api import amark_read
+from notifications.consumers import CANCEL_GRACE, LAYER_RETRY_DELAY, NotificationConsumer
 from notifications.models import Notification
 from notifications.testing import connect, receive_frame
 from project.asgi import application
@@ -604,12 +605,16 @@ async def test_a_storm_of_sockets_connecting_and_closing_at_once_fails_none(
     # redis-py's pool holds 100 connections and raises past that instead of waiting.
     count = 200
     alice = await auser("alice")
+    # Generous timeouts: 200 handshakes on one loop of a loaded 2-core machine take seconds, and
+    # the subject is that none fails, not how fast they pass.
     results = await asyncio.gather(
-        *(connect(application, alice) for _ in range(count)), return_exceptions=True
+        *(connect(application, alice, wait=20) for _ in range(count)), return_exceptions=True
     )
     opened = [r[0] for r in results if not isinstance(r, BaseException)]
     failed = [r for r in results if isinstance(r, BaseException)]
-    closing = await asyncio.gather(*(c.disconnect() for c in opened), return_exceptions=True)
+    closing = await asyncio.gather(
+        *(c.disconnect(timeout=20) for c in opened), return_exceptions=True
+    )
     assert failed == []
     assert [r for r in closing if isinstance(r, BaseException)] == []
     layer = get_channel_layer()
@@ -643,3 +648,59 @@ async def test_mark_unread_sends_unread_to_every_socket(any_layer: str, sockets:
     expected = {"type": "unread", "ids": [n2.pk], "unread_count": 1}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
+
+
+class StubbornLayer(InMemoryChannelLayer):  # type: ignore[misc]
+    """A layer whose receive() does not end when first cancelled, as channels-redis's does not when
+    the cancellation meets redis-py's read timeout (the read is retried): ``mode`` "hold" holds on,
+    "swallow" goes on receiving, "convert" turns the cancellation into an error of its own."""
+
+    mode = "hold"
+    receives = 0
+    in_flight = 0
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        cls = type(self)
+        cls.receives += 1
+        cls.in_flight += 1
+        try:
+            try:
+                message: dict[str, Any] = await super().receive(channel)
+                return message
+            except asyncio.CancelledError:
+                if self.mode == "convert":
+                    raise ConnectionError("connection lost while cancelled") from None
+                if self.mode == "swallow":
+                    message = await super().receive(channel)
+                    return message
+                await asyncio.sleep(60)
+                raise
+        finally:
+            cls.in_flight -= 1
+
+
+class CrashingConsumer(NotificationConsumer):
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data == "crash":
+            raise RuntimeError("injected crash")
+        await super().receive(text_data, bytes_data)
+
+
+@pytest.mark.parametrize("mode", ["hold", "swallow", "convert"])
+async def test_a_crashed_socket_returns_although_its_layer_receive_holds_on(
+    settings: Any, mode: str
+) -> None:
+    # daphne closes a socket whose handler raised (1011) only once the application has returned:
+    # a cancelled layer receive that holds on must not keep it open, nor live on after it.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.StubbornLayer"}}
+    StubbornLayer.mode = mode
+    StubbornLayer.receives = StubbornLayer.in_flight = 0
+    alice = await auser("alice")
+    socket, _ = await connect(CrashingConsumer.as_asgi(), alice)
+    await socket.send_to(text_data="crash")
+    with pytest.raises(RuntimeError, match="injected crash"):
+        await socket.receive_from(timeout=CANCEL_GRACE + 2)
+    receives = StubbornLayer.receives
+    await asyncio.sleep(max(LAYER_RETRY_DELAY, 2 * CANCEL_GRACE) + 0.5)
+    assert StubbornLayer.in_flight == 0  # asked again, the receive ended
+    assert StubbornLayer.receives == receives  # and no loop of ours started another

@@ -73,9 +73,9 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 def wait_held(server: servers.DaphneServer, expected: dict[str, int], timeout: float = 10) -> None:
     """Until the process holds this much of its sockets (see tests/probe_asgi.py).
 
-    With the layer transport, channels' await_many_dispatch waits for the layer's cancelled receive()
-    after a socket ends: channels-redis may hold it until daphne's application close timeout (10 s).
-    The socket's own state is gone before that (the hub, the group, the refresher).
+    With the layer transport, channels-redis may hold a cancelled receive() for its blocking read, or
+    lose the cancellation (the consumer then asks again, consumers._cancel_until_done). The socket's
+    own state is gone before that (the hub, the group, the refresher).
     """
     deadline = time.monotonic() + timeout
     while any((held := probe(server)).get(k) != v for k, v in expected.items()):
