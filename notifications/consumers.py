@@ -448,27 +448,28 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # Catch-up.
 
-    def _load(self, since: int | None) -> tuple[int, int, list[Any], bool]:
+    def _load(self, since: int | None) -> tuple[tuple[int, int], int, list[Any], bool]:
         # The inbox first: every seq up to its last_seq is committed, so the rows read next hold them.
-        unread, last_seq = api.inbox(self.user)
+        unread, unseen, last_seq = api.inbox_counts(self.user)
+        counts = (unread, unseen)
         if since is None or since > last_seq:
-            return unread, last_seq, [], since is not None
+            return counts, last_seq, [], since is not None
         limit = app_settings.CATCH_UP_LIMIT
         rows = api.since(self.user, since, limit + 1)
         frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
-        return unread, last_seq, frames, len(rows) > limit
+        return counts, last_seq, frames, len(rows) > limit
 
     async def _catch_up(self, since: int | None) -> None:
         await self._send_loaded(await database_sync_to_async(self._load)(since), welcome=False)
 
     async def _send_loaded(
-        self, loaded: tuple[int, int, list[Any], bool], *, welcome: bool
+        self, loaded: tuple[tuple[int, int], int, list[Any], bool], *, welcome: bool
     ) -> None:
-        unread, last_seq, rows, reset = loaded
+        (unread, unseen), last_seq, rows, reset = loaded
         if welcome:
-            await self.send(text_data=protocol.welcome_frame(unread, last_seq))
+            await self.send(text_data=protocol.welcome_frame(unread, last_seq, unseen))
         if reset:
-            await self.send(text_data=protocol.reset_frame(unread, last_seq))
+            await self.send(text_data=protocol.reset_frame(unread, last_seq, unseen))
         else:
             for seq, frame in rows:
                 await self.send(text_data=frame)
@@ -540,6 +541,15 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await database_sync_to_async(api.mark_all_read)(self.user)
         elif command.type == protocol.DELETE:
             await database_sync_to_async(api.delete)(self.user, list(command.ids))
+        elif command.type == protocol.MARK_SEEN:
+            await database_sync_to_async(api.mark_seen)(self.user, list(command.ids))
+        elif command.type == protocol.ARCHIVE:
+            await database_sync_to_async(api.archive)(self.user, list(command.ids))
+        elif command.type == protocol.UNARCHIVE:
+            await database_sync_to_async(api.unarchive)(self.user, list(command.ids))
+        elif command.type == protocol.SNOOZE:
+            until = command.until or api.snooze_until(command.preset, command.tz)
+            await database_sync_to_async(api.snooze)(self.user, list(command.ids), until)
 
     async def _error(self, code: str, message: str) -> None:
         await self.send(text_data=protocol.error_frame(code, message))

@@ -112,6 +112,7 @@ class _Sql:
             self.column(InboxState, "last_seq"),
         )
         self.unread = self.column(InboxState, "unread_count")
+        self.unseen = self.column(InboxState, "unseen_count")
 
     def column(self, model: type[models.Model], name: str) -> str:
         return self.qn(str(model._meta.get_field(name).column))  # type: ignore[union-attr]
@@ -125,8 +126,8 @@ class _Sql:
 
     def _new_inboxes(self, seq: int, prefix: str) -> str:
         return (
-            f"{prefix} {self.inbox_table} ({self.user_id}, {self.last_seq}, {self.unread}) "
-            f"{self.users(str(seq), str(seq))} ORDER BY {self.user_pk}"
+            f"{prefix} {self.inbox_table} ({self.user_id}, {self.last_seq}, {self.unread}, "
+            f"{self.unseen}) {self.users(str(seq), str(seq), str(seq))} ORDER BY {self.user_pk}"
         )
 
     def upsert(self) -> str:
@@ -134,7 +135,8 @@ class _Sql:
         sql = (
             f"{self._new_inboxes(1, 'INSERT INTO')} ON CONFLICT ({self.user_id}) DO UPDATE SET "
             f"{self.last_seq} = {self.inbox_table}.{self.last_seq} + 1, "
-            f"{self.unread} = {self.inbox_table}.{self.unread} + 1"
+            f"{self.unread} = {self.inbox_table}.{self.unread} + 1, "
+            f"{self.unseen} = {self.inbox_table}.{self.unseen} + 1"
         )
         if self.connection.vendor == "postgresql":
             sql += f" RETURNING {self.user_id}, {self.last_seq}"
@@ -150,7 +152,9 @@ class _Sql:
         inboxes = InboxState.objects.using(using)
         inboxes.lock(user_pks)
         inboxes.filter(user_id__in=user_pks).update(
-            last_seq=F("last_seq") + 1, unread_count=F("unread_count") + 1
+            last_seq=F("last_seq") + 1,
+            unread_count=F("unread_count") + 1,
+            unseen_count=F("unseen_count") + 1,
         )
 
     def insert_notifications(self, shared: list[Any], new_rows: str) -> str:

@@ -160,6 +160,7 @@ async def test_welcome_carries_exact_unread_count_and_last_seq(memory_layer: str
     assert await receive_frame(communicator) == {
         "type": "welcome",
         "unread_count": 2,
+        "unseen_count": 2,
         "last_seq": 3,
     }
     assert await silent(communicator)  # no catch-up without ?since
@@ -262,9 +263,14 @@ async def test_catch_up_since_replays_in_order_up_to_the_cap(
     alice = await auser("alice")
     await create_notifications(alice, 5)
     socket, welcome = await sockets(alice, since=since)
-    assert welcome == {"type": "welcome", "unread_count": 5, "last_seq": 5}
+    assert welcome == {"type": "welcome", "unread_count": 5, "unseen_count": 5, "last_seq": 5}
     if expected == "reset":
-        assert await receive_frame(socket) == {"type": "reset", "unread_count": 5, "last_seq": 5}
+        assert await receive_frame(socket) == {
+            "type": "reset",
+            "unread_count": 5,
+            "unseen_count": 5,
+            "last_seq": 5,
+        }
     else:
         assert seqs(await frames(socket, len(expected))) == expected
     assert await silent(socket)
@@ -317,7 +323,7 @@ async def test_mark_read_goes_to_every_socket_of_the_user_with_the_exact_count(
     n1, _n2, n3 = await create_notifications(alice, 3)
     (a1, _), (a2, _), (b1, _) = await sockets(alice), await sockets(alice), await sockets(bob)
     await send_json(a1, {"type": "mark_read", "ids": [n1.pk, n3.pk]})
-    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 1}
+    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 1, "unseen_count": 1}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
     assert await silent(b1)
@@ -331,7 +337,7 @@ async def test_mark_all_read_sends_every_id_that_changed(any_layer: str, sockets
     assert await sync_to_async(delivery.flush)()  # its `read` frame is gone before the sockets open
     (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
     await send_json(a2, {"type": "mark_all_read"})
-    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 0}
+    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 0, "unseen_count": 0}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
     assert await sync_to_async(unread)(alice) == 0
@@ -346,7 +352,7 @@ async def test_delete_goes_to_every_socket_with_the_exact_count(
     assert await sync_to_async(delivery.flush)()  # its `read` frame is gone before the sockets open
     (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
     await send_json(a1, {"type": "delete", "ids": [n1.pk, n3.pk]})
-    expected = {"type": "deleted", "ids": [n1.pk, n3.pk], "unread_count": 1}
+    expected = {"type": "deleted", "ids": [n1.pk, n3.pk], "unread_count": 1, "unseen_count": 1}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
     remaining = await sync_to_async(list)(Notification.objects.values_list("pk", flat=True))
@@ -630,7 +636,12 @@ async def test_sync_past_the_cap_gets_reset(
     await create_notifications(alice, 5)
     socket, _ = await sockets(alice)
     await send_json(socket, {"type": "sync", "since": 1})
-    assert await receive_frame(socket) == {"type": "reset", "unread_count": 5, "last_seq": 5}
+    assert await receive_frame(socket) == {
+        "type": "reset",
+        "unread_count": 5,
+        "unseen_count": 5,
+        "last_seq": 5,
+    }
     await send_json(socket, {"type": "sync", "since": 2})
     assert seqs(await frames(socket, 3)) == [3, 4, 5]
     assert await silent(socket)
@@ -645,7 +656,7 @@ async def test_mark_unread_sends_unread_to_every_socket(any_layer: str, sockets:
     assert await sync_to_async(delivery.flush)()  # its `read` frame is gone before the sockets open
     (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
     await sync_to_async(mark_unread)(alice, [n2.pk])  # as the admin does
-    expected = {"type": "unread", "ids": [n2.pk], "unread_count": 1}
+    expected = {"type": "unread", "ids": [n2.pk], "unread_count": 1, "unseen_count": 0}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
 

@@ -70,8 +70,10 @@ def json_endpoint(*, methods: tuple[str, ...]) -> Callable[[View], View]:
 
 
 def _state(request: HttpRequest, **extra: Any) -> JsonResponse:
-    unread, last_seq = api.inbox(request.user)
-    return JsonResponse({**extra, "unread_count": unread, "last_seq": last_seq})
+    unread, unseen, last_seq = api.inbox_counts(request.user)
+    return JsonResponse(
+        {**extra, "unread_count": unread, "unseen_count": unseen, "last_seq": last_seq}
+    )
 
 
 @json_endpoint(methods=("GET",))

@@ -1,0 +1,273 @@
+"""Seen, archived and snoozed notifications: the Python API, the counts, the frames, waking."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.test import TestCase
+from django.utils import timezone
+
+from notifications import api, delivery, notify, protocol, signals
+from notifications.exceptions import InvalidNotification, NotificationNotFound
+from notifications.models import Notification
+from tests.conftest import counts_are_exact
+
+pytestmark = pytest.mark.django_db
+
+
+def frames(sent: list[list[delivery.Message]], user: Any) -> list[dict[str, Any]]:
+    group = protocol.user_group(user.pk)
+    return [json.loads(m["frame"]) for batch in sent for g, m in batch if g == group]
+
+
+def make(user: Any, n: int) -> list[int]:
+    return [notify(user, "x", title=f"n{i}")[0].pk for i in range(n)]
+
+
+def counts(user: Any) -> tuple[int, int]:
+    unread, unseen, _ = api.inbox_counts(user)
+    return unread, unseen
+
+
+def later(**delta: float) -> datetime:
+    return timezone.now() + timedelta(**delta)
+
+
+# Seen
+
+
+def test_new_notifications_are_unseen_and_counted_without_a_count_query(alice: Any) -> None:
+    make(alice, 3)
+    assert counts(alice) == (3, 3)
+    assert api.unseen_count(alice) == 3
+    counts_are_exact()
+
+
+def test_mark_seen_lowers_unseen_only(alice: Any, sent: Any) -> None:
+    ids = make(alice, 3)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert api.mark_seen(alice, ids[:2]) == ids[:2]
+    assert counts(alice) == (3, 1)
+    assert frames(sent, alice)[-1] == {
+        "type": "seen",
+        "ids": ids[:2],
+        "unread_count": 3,
+        "unseen_count": 1,
+    }
+    assert api.mark_seen(alice, ids[:2]) == []  # nothing counted twice
+    counts_are_exact()
+
+
+def test_reading_is_seeing(alice: Any) -> None:
+    ids = make(alice, 2)
+    api.mark_seen(alice, ids[:1])
+    seen_at = Notification.objects.get(pk=ids[0]).seen_at
+    api.mark_all_read(alice)
+    assert counts(alice) == (0, 0)
+    assert Notification.objects.get(pk=ids[0]).seen_at == seen_at  # the first sight is kept
+    api.mark_unread(alice, ids)
+    assert counts(alice) == (2, 0)  # unread again, but seen
+    counts_are_exact()
+
+
+def test_foreign_ids_change_nothing(alice: Any, bob: Any) -> None:
+    mine, theirs = make(alice, 1), make(bob, 1)
+    for change in (api.mark_seen, api.archive, api.unarchive):
+        with pytest.raises(NotificationNotFound):
+            change(alice, mine + theirs)
+    with pytest.raises(NotificationNotFound):
+        api.snooze(alice, mine + theirs, later(hours=1))
+    assert (
+        Notification.objects.filter(seen_at=None, archived_at=None, snoozed_until=None).count() == 2
+    )
+    counts_are_exact()
+
+
+# Archived
+
+
+def test_archive_leaves_the_inbox_and_its_counts(alice: Any, sent: Any) -> None:
+    ids = make(alice, 3)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert api.archive(alice, ids[:2]) == ids[:2]
+    assert counts(alice) == (1, 1)
+    assert frames(sent, alice)[-1] == {
+        "type": "archived",
+        "ids": ids[:2],
+        "unread_count": 1,
+        "unseen_count": 1,
+    }
+    mine = Notification.objects.for_user(alice)
+    assert list(mine.inbox().values_list("pk", flat=True)) == ids[2:]
+    assert sorted(mine.archived().values_list("pk", flat=True)) == ids[:2]
+    # Reading or deleting an archived one leaves the inbox's counts alone.
+    api.mark_read(alice, ids[:1])
+    api.delete(alice, ids[1:2])
+    assert counts(alice) == (1, 1)
+    counts_are_exact()
+
+
+def test_mark_all_read_leaves_the_archive_alone(alice: Any) -> None:
+    ids = make(alice, 2)
+    api.archive(alice, ids[:1])
+    assert api.mark_all_read(alice) == ids[1:]
+    assert Notification.objects.get(pk=ids[0]).read_at is None
+    counts_are_exact()
+
+
+def test_unarchive_brings_it_back_with_the_notification(alice: Any, sent: Any) -> None:
+    ids = make(alice, 2)
+    api.archive(alice, ids)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert api.unarchive(alice, ids[1:]) == ids[1:]
+    assert counts(alice) == (1, 1)
+    frame = frames(sent, alice)[-1]
+    assert frame["type"] == "unarchived" and frame["ids"] == ids[1:]
+    assert [n["id"] for n in frame["notifications"]] == ids[1:]
+    assert frame["notifications"][0]["archived"] is False
+    assert (frame["unread_count"], frame["unseen_count"]) == (1, 1)
+    assert api.unarchive(alice, ids[1:]) == []
+    counts_are_exact()
+
+
+def test_state_signals_after_commit(alice: Any) -> None:
+    heard: list[tuple[str, list[int]]] = []
+
+    def receiver(name: str) -> Any:
+        return lambda sender, user, ids, **kw: heard.append((name, ids))
+
+    hooks = {
+        "seen": signals.notifications_seen,
+        "archived": signals.notifications_archived,
+        "unarchived": signals.notifications_unarchived,
+        "snoozed": signals.notifications_snoozed,
+    }
+    handlers = {name: receiver(name) for name in hooks}
+    for name, signal in hooks.items():
+        signal.connect(handlers[name])
+    try:
+        [n] = make(alice, 1)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            api.mark_seen(alice, [n])
+            api.archive(alice, [n])
+            api.unarchive(alice, [n])
+            api.snooze(alice, [n], later(hours=1))
+            assert heard == []
+        assert heard == [("seen", [n]), ("archived", [n]), ("unarchived", [n]), ("snoozed", [n])]
+    finally:
+        for name, signal in hooks.items():
+            signal.disconnect(handlers[name])
+
+
+# Snoozed
+
+
+def test_snooze_leaves_the_inbox_until_it_wakes(alice: Any, sent: Any) -> None:
+    ids = make(alice, 3)
+    api.mark_read(alice, ids[:1])
+    until = later(hours=1)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert api.snooze(alice, ids[:2], until) == ids[:2]
+    assert counts(alice) == (1, 1)
+    frame = frames(sent, alice)[-1]
+    assert frame["type"] == "snoozed" and frame["ids"] == ids[:2]
+    assert frame["until"] == until.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert [n.pk for n in api.since(alice, 0, 10)] == ids[2:]  # catch-up leaves them out
+    counts_are_exact()
+
+    assert api.wake_snoozed(now=until - timedelta(seconds=1)) == 0
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert api.wake_snoozed(now=until) == 2
+    # Back as new: unread and unseen (the read one too), at the top with new seqs, pushed live.
+    woken = list(Notification.objects.filter(pk__in=ids[:2]).order_by("seq"))
+    assert [(n.pk, n.seq) for n in woken] == [(ids[0], 4), (ids[1], 5)]
+    assert all(n.read_at is None and n.seen_at is None and n.snoozed_until is None for n in woken)
+    assert counts(alice) == (3, 3)
+    assert api.inbox(alice) == (3, 5)
+    pushed = [f["notification"] for f in frames(sent, alice)[-2:]]
+    assert [(p["id"], p["seq"], p["read"]) for p in pushed] == [
+        (ids[0], 4, False),
+        (ids[1], 5, False),
+    ]
+    assert api.wake_snoozed(now=until) == 0
+    counts_are_exact()
+
+
+def test_archive_ends_a_snooze_and_snooze_ends_an_archive(alice: Any) -> None:
+    [n] = make(alice, 1)
+    api.snooze(alice, [n], later(hours=1))
+    api.archive(alice, [n])
+    assert Notification.objects.get(pk=n).snoozed_until is None
+    api.snooze(alice, [n], later(hours=1))
+    assert Notification.objects.get(pk=n).archived_at is None
+    api.unarchive(alice, [n])  # not archived: nothing to do
+    assert counts(alice) == (0, 0)
+    counts_are_exact()
+
+
+@pytest.mark.parametrize(
+    "until",
+    [datetime(2030, 1, 1), timezone.now() - timedelta(minutes=1), "2030-01-01T00:00:00Z"],
+)
+def test_snooze_needs_an_aware_time_to_come(alice: Any, until: Any) -> None:
+    ids = make(alice, 1)
+    with pytest.raises(InvalidNotification):
+        api.snooze(alice, ids, until)
+    assert counts(alice) == (1, 1)
+
+
+def test_snooze_presets_in_the_users_time_zone() -> None:
+    # Sunday 30 November 2026, 23:30 in Paris (22:30 UTC).
+    now = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
+    paris = ZoneInfo("Europe/Paris")
+    assert api.snooze_until("1h", now=now) == now + timedelta(hours=1)
+    assert api.snooze_until("tomorrow", "Europe/Paris", now=now) == datetime(
+        2026, 12, 1, 9, tzinfo=paris
+    )
+    # In New York it is still Sunday afternoon: tomorrow is Monday there.
+    assert api.snooze_until("next_week", "America/New_York", now=now) == datetime(
+        2026, 12, 7, 9, tzinfo=ZoneInfo("America/New_York")
+    )
+    assert api.snooze_until("next_week", paris, now=now) == datetime(2026, 12, 7, 9, tzinfo=paris)
+    with timezone.override(paris):
+        assert api.snooze_until("tomorrow", now=now).hour == 9
+    for preset, tz in (("someday", ""), ("tomorrow", "Mars/Olympus"), ("tomorrow", "../etc")):
+        with pytest.raises(InvalidNotification):
+            api.snooze_until(preset, tz, now=now)
+
+
+def test_wake_snoozed_command(alice: Any) -> None:
+    ids = make(alice, 2)
+    past = timezone.now()
+    api.snooze(alice, ids, later(seconds=30))
+    Notification.objects.filter(pk__in=ids).update(snoozed_until=past)
+    out = StringIO()
+    call_command("wake_snoozed", stdout=out)
+    assert "Woke 2 notifications." in out.getvalue()
+    assert counts(alice) == (2, 2)
+    counts_are_exact()
+
+
+def test_snooze_schedules_the_wake_task_when_the_backend_can_defer(
+    alice: Any, settings: Any
+) -> None:
+    from notifications import tasks
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    backend = tasks.default_task_backend
+    backend.clear()
+    ids = make(alice, 1)
+    until = later(hours=2)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        api.snooze(alice, ids, until)
+    [queued] = backend.results
+    assert queued.task.func is tasks.wake_snoozed.func and queued.task.run_after == until
+    # The task wakes what is due.
+    Notification.objects.filter(pk__in=ids).update(snoozed_until=timezone.now())
+    assert tasks.wake_snoozed.call() == 1
