@@ -181,11 +181,11 @@ def snooze_until(preset: str, tz: str | tzinfo = "", now: datetime | None = None
     current one (Django's ``timezone.activate()``, else ``TIME_ZONE``).
     """
     now = now or timezone.now()
-    if preset == "1h":
-        return now + timedelta(hours=1)
     if preset not in protocol.SNOOZE_PRESETS:
         raise InvalidNotification(f"`preset` must be one of: {', '.join(protocol.SNOOZE_PRESETS)}.")
-    zone = _zone(tz)
+    zone = _zone(tz)  # checked whatever the preset: a bad name is the caller's bug
+    if preset == "1h":
+        return now + timedelta(hours=1)
     today = now.astimezone(zone).date()
     days = 1 if preset == "tomorrow" else 7 - today.weekday()
     day = today + timedelta(days=days)

@@ -121,7 +121,8 @@ def _encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
-def _isoformat(value: datetime) -> str:
+def isoformat(value: datetime) -> str:
+    """A time as the protocol writes it: ISO 8601 in UTC, with Z."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -151,11 +152,11 @@ def notification_payload(n: Notification) -> dict[str, Any]:
             n.action_object_content_type_id, n.action_object_object_id, n.action_object_display
         ),
         "data": n.data,
-        "created_at": _isoformat(n.created_at),
+        "created_at": isoformat(n.created_at),
         "read": n.read_at is not None,
         "seen": n.seen_at is not None,
         "archived": n.archived_at is not None,
-        "snoozed_until": None if n.snoozed_until is None else _isoformat(n.snoozed_until),
+        "snoozed_until": None if n.snoozed_until is None else isoformat(n.snoozed_until),
     }
 
 
@@ -198,7 +199,7 @@ def ids_frame(
     }
     if kind == SNOOZED:
         assert until is not None
-        frame["until"] = _isoformat(until)
+        frame["until"] = isoformat(until)
     if kind == UNARCHIVED:
         frame["notifications"] = notifications or []
     return _encode(frame)
@@ -335,7 +336,9 @@ def decode_client_frame(text: str, *, max_ids: int) -> Command:
             UNKNOWN_TYPE, f"`type` must be one of: {', '.join(sorted(CLIENT_TYPES))}."
         )
     if kind == SNOOZE:
-        return _snooze_command(data, parse_ids(data.get("ids"), max_ids=max_ids))
+        ids = parse_ids(data.get("ids"), max_ids=max_ids)
+        preset, until, tz = parse_snooze(data)
+        return Command(SNOOZE, ids=ids, preset=preset, until=until, tz=tz)
     if kind in _IDS_COMMANDS:
         return Command(kind, ids=parse_ids(data.get("ids"), max_ids=max_ids))
     if kind == SYNC:
@@ -359,14 +362,18 @@ def parse_until(value: Any) -> datetime:
     raise ProtocolError(INVALID, "`until` must be an ISO 8601 date and time with its UTC offset.")
 
 
-def _snooze_command(data: dict[str, Any], ids: tuple[int, ...]) -> Command:
-    preset, until, tz = data.get("preset"), data.get("until"), data.get("tz", "")
+def parse_snooze(data: dict[str, Any]) -> tuple[str, datetime | None, str]:
+    """(preset, until, tz) of a snooze: exactly one of `preset` and `until`; `tz` optional.
+
+    Also read by the HTTP API, from a JSON body or form fields.
+    """
+    preset, until, tz = data.get("preset"), data.get("until"), data.get("tz") or ""
     if not isinstance(tz, str) or len(tz) > 64:
         raise ProtocolError(INVALID, "`tz` must be a time zone name such as Europe/Paris.")
     if (preset is None) == (until is None):
         raise ProtocolError(INVALID, "Give `preset` or `until`, not both.")
     if until is not None:
-        return Command(SNOOZE, ids=ids, until=parse_until(until), tz=tz)
+        return "", parse_until(until), tz
     if preset not in SNOOZE_PRESETS:
         raise ProtocolError(INVALID, f"`preset` must be one of: {', '.join(SNOOZE_PRESETS)}.")
-    return Command(SNOOZE, ids=ids, preset=preset, tz=tz)
+    return preset, None, tz
