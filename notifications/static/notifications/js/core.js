@@ -155,13 +155,14 @@ export function normalizeIds(ids) {
  */
 export class NotificationStore {
   /**
-   * @param {{items?: object[], unreadCount?: number, countedThrough?: number, limit?: number}} [init]
+   * @param {{items?: object[], unreadCount?: number, unseenCount?: number, countedThrough?: number, limit?: number}} [init]
    */
-  constructor({ items = [], unreadCount = 0, countedThrough = 0, limit = 20 } = {}) {
+  constructor({ items = [], unreadCount = 0, unseenCount = 0, countedThrough = 0, limit = 20 } = {}) {
     this.limit = limit;
     /** @type {object[]} */
     this.items = [];
     this.unreadCount = Math.max(0, Number(unreadCount) || 0);
+    this.unseenCount = Math.max(0, Number(unseenCount) || 0);
     this.counted = new SeqTracker(countedThrough);
     for (const item of items) this.insert(item);
   }
@@ -194,13 +195,23 @@ export class NotificationStore {
    * @param {{id: number, seq: number, read?: boolean}} notification
    */
   add(notification) {
-    if (this.counted.accept(notification.seq).fresh && !notification.read) this.unreadCount += 1;
+    if (this.counted.accept(notification.seq).fresh) {
+      if (!notification.read) this.unreadCount += 1;
+      if (!notification.seen) this.unseenCount += 1;
+    }
     this.insert(notification);
   }
 
-  /** @param {{id: number, seq: number}} notification */
+  /**
+   * Shows a notification; one with the id of an entry already shown replaces it (a snoozed notification
+   * that woke comes back with its id and a new seq).
+   * @param {{id: number, seq: number}} notification
+   */
   insert(notification) {
-    if (!notification || this.items.some((item) => item.id === notification.id)) return;
+    if (!notification) return;
+    const shown = this.items.find((item) => item.id === notification.id);
+    if (shown && shown.seq >= notification.seq) return;
+    this.items = this.items.filter((item) => item.id !== notification.id);
     this.items.push({ ...notification });
     this.items.sort((a, b) => b.seq - a.seq);
     if (this.items.length > this.limit) this.items.length = this.limit;
@@ -213,8 +224,33 @@ export class NotificationStore {
    */
   setRead(ids, read, unreadCount) {
     const wanted = new Set(ids);
-    this.items = this.items.map((item) => (wanted.has(item.id) ? { ...item, read } : item));
+    // Reading is seeing.
+    this.items = this.items.map((item) => (wanted.has(item.id) ? { ...item, read, seen: item.seen || read } : item));
     this.setCount(unreadCount ?? this.unreadCount);
+  }
+
+  /**
+   * An exact unseen count from the server (ignored when the frame had none).
+   * @param {number | undefined} unseenCount
+   */
+  setUnseen(unseenCount) {
+    const n = Number(unseenCount);
+    if (unseenCount !== undefined && Number.isFinite(n)) this.unseenCount = Math.max(0, Math.floor(n));
+  }
+
+  /**
+   * @param {number[]} ids
+   * @param {number} [unseenCount]
+   */
+  setSeen(ids, unseenCount) {
+    const wanted = new Set(ids);
+    this.items = this.items.map((item) => (wanted.has(item.id) ? { ...item, seen: true } : item));
+    this.setUnseen(unseenCount);
+  }
+
+  /** @returns {number[]} the ids shown that are not seen yet */
+  unseenIds() {
+    return this.items.filter((item) => !item.seen && !item.read).map((item) => item.id);
   }
 
   /**

@@ -27,7 +27,12 @@ export class ListPage {
     if (action === "mark-read") pending = this.client.markRead(ids);
     else if (action === "mark-all-read") pending = this.client.markAllRead();
     else if (action === "delete") pending = this.client.remove(ids);
-    else return;
+    else if (action === "archive") pending = this.client.archive(ids);
+    else if (action === "unarchive") pending = this.client.unarchive(ids);
+    else if (action === "snooze") {
+      const preset = event.submitter instanceof HTMLButtonElement ? event.submitter.value : "";
+      pending = this.client.snooze(ids, preset);
+    } else return;
     event.preventDefault();
     // If the live path fails, fall back to the plain form post.
     pending.catch(() => form.submit());
@@ -38,8 +43,14 @@ export class ListPage {
     return this.list?.querySelector(`[data-notification-id="${id}"]`) ?? null;
   }
 
+  /** "inbox", "archived" or "snoozed": which list this page shows. */
+  get view() {
+    return this.root.dataset.view || "inbox";
+  }
+
   /** @param {any} n */
   add(n) {
+    if (this.view !== "inbox") return;
     if (!this.list || this.root.dataset.firstPage !== "true" || this.item(n.id)) return;
     const li = renderNotification("entry", n);
     const next = Array.from(this.list.children).find((child) => Number(child.getAttribute("data-seq")) < n.seq);
@@ -52,6 +63,38 @@ export class ListPage {
     for (const id of ids) {
       const li = this.item(id);
       if (li) setReadState(li, read);
+    }
+  }
+
+  /**
+   * Archived or snoozed: gone from the inbox (and from the archive when snoozed).
+   * @param {number[]} ids
+   * @param {string} kind "archived" or "snoozed"
+   */
+  leftInbox(ids, kind) {
+    if (this.view === "inbox" || (this.view === "archived" && kind === "snoozed")) this.remove(ids);
+  }
+
+  /**
+   * Unarchived: back in the inbox, gone from the archive.
+   * @param {number[]} ids
+   * @param {any[]} notifications their objects, when the server sent them
+   */
+  backInInbox(ids, notifications) {
+    if (this.view === "archived") this.remove(ids);
+    else for (const n of notifications) this.add(n);
+  }
+
+  /**
+   * A snoozed notification woke (it arrived again with a new seq): it leaves the snoozed view, and the
+   * inbox shows it at its new place.
+   * @param {any} n
+   */
+  woke(n) {
+    if (this.view === "snoozed") this.remove([n.id]);
+    else if (this.view === "inbox" && this.item(n.id)?.getAttribute("data-seq") !== String(n.seq)) {
+      this.item(n.id)?.remove();
+      this.add(n);
     }
   }
 
