@@ -81,6 +81,7 @@ def seq_page(
     after: int | None,
     limit: int,
     view: str = "inbox",
+    category: str | None = None,
 ) -> tuple[list[Notification], bool]:
     """One page of the user's notifications of one view by seq cursor, and whether there are more.
 
@@ -90,6 +91,8 @@ def seq_page(
     qs = {"inbox": mine.inbox, "archived": mine.archived, "snoozed": mine.snoozed}[view]()
     if unread:
         qs = qs.unread()
+    if category is not None:
+        qs = qs.filter(category=category)
     if after is not None:
         qs = qs.filter(seq__gt=after).order_by("seq")
     else:
