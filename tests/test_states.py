@@ -271,3 +271,31 @@ def test_snooze_schedules_the_wake_task_when_the_backend_can_defer(
     # The task wakes what is due.
     Notification.objects.filter(pk__in=ids).update(snoozed_until=timezone.now())
     assert tasks.wake_snoozed.call() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_wakes_and_notifies_keep_seqs_gapless_and_counts_exact() -> None:
+    from tests.conftest import make_user
+    from tests.test_models import require_postgres, run_threads
+
+    require_postgres()
+    alice = make_user("alice")
+    ids = make(alice, 40)
+    past = timezone.now()
+    api.snooze(alice, ids, later(hours=1))
+    Notification.objects.filter(pk__in=ids).update(snoozed_until=past)
+
+    def work(i: int) -> int:
+        if i % 2:
+            notify(alice, f"t{i}")
+            return 0
+        return api.wake_snoozed()
+
+    woken = sum(run_threads(8, work))
+    assert woken == 40, "every snoozed notification woke exactly once"
+    seqs = list(Notification.objects.order_by("seq").values_list("seq", flat=True))
+    # The 40 woken and the 4 new took the seqs after 40, once each: no gap, no repeat.
+    assert seqs == list(range(41, 85))
+    assert api.inbox(alice) == (44, 84)
+    counts_are_exact()
