@@ -1,9 +1,10 @@
 """The inbox: one Notification row per recipient, and one InboxState row per user.
 
 ``InboxState`` hands out ``seq`` inside the creating transaction (its row is the per-user lock) and keeps
-the unread count, so reading the count is a primary-key lookup, never a COUNT over notifications.
-Inbox rows are locked and their counts adjusted in one place, ``InboxState.objects.lock()`` /
-``add_unread()``, in the transaction of the change; every deletion (the api's, the admin's,
+the unread and unseen counts of the inbox (the notifications neither archived nor snoozed), so reading a
+count is a primary-key lookup, never a COUNT over notifications. Inbox rows are locked and their counts
+adjusted in one place, ``InboxState.objects.lock()`` / ``add_unread()`` / ``add_counts()``, in the
+transaction of the change; every deletion (the api's, the admin's,
 ``QuerySet.delete()``, ``Notification.delete()``) goes through ``NotificationQuerySet.delete_counted()``.
 """
 
@@ -61,14 +62,12 @@ class InboxStateQuerySet(models.QuerySet["InboxState"]):
         for delta, user_ids in by_delta.items():
             self.filter(user_id__in=user_ids).update(unread_count=F("unread_count") + delta)
 
-    def add_counts(self, user_id: Any, unread: int, unseen: int) -> tuple[int, int]:
-        """Add to one locked user's unread and unseen counts; return both afterwards."""
-        rows = self.filter(user_id=user_id)
+    def add_counts(self, user_id: Any, unread: int, unseen: int) -> None:
+        """Add to one locked user's unread and unseen counts (one UPDATE, none when both are 0)."""
         if unread or unseen:
-            rows.update(
+            self.filter(user_id=user_id).update(
                 unread_count=F("unread_count") + unread, unseen_count=F("unseen_count") + unseen
             )
-        return rows.values_list("unread_count", "unseen_count").first() or (0, 0)
 
 
 class InboxState(models.Model):
