@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import models, router, transaction
-from django.db.models import F, Value
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -234,8 +234,14 @@ def _wake(user_pk: Any, now: datetime, using: str) -> int:
         for n in rows:
             last_seq += 1
             n.seq, n.read_at, n.seen_at, n.snoozed_until = last_seq, None, None, None
-            Notification.objects.using(using).filter(pk=n.pk).update(
-                seq=n.seq, read_at=None, seen_at=None, snoozed_until=None
+        # One UPDATE per batch, each row to its own new seq (all above last_seq: no unique clash).
+        for start in range(0, len(rows), app_settings.BATCH_SIZE):
+            batch = rows[start : start + app_settings.BATCH_SIZE]
+            Notification.objects.using(using).filter(pk__in=[n.pk for n in batch]).update(
+                seq=Case(*(When(pk=n.pk, then=Value(n.seq)) for n in batch)),
+                read_at=None,
+                seen_at=None,
+                snoozed_until=None,
             )
         inboxes.filter(user_id=user_pk).update(
             last_seq=last_seq,

@@ -206,3 +206,14 @@ def test_forms_need_csrf(client_alice: Client, alice: Any) -> None:
         response = client_alice.post(reverse(f"notifications:{name}"), {"ids": [n], "preset": "1h"})
         assert response.status_code == 403
     assert Notification.objects.get().archived_at is None
+
+
+def test_hq_endpoints_show_the_inbox_like_their_counts(client_a: Client, alice: Any) -> None:
+    ids = make(alice, 3)
+    api.archive(alice, ids[:1])
+    api.snooze(alice, ids[1:2], timezone.now() + timedelta(hours=1))
+    assert client_a.get(reverse("notifications:live_all_notification_count")).json() == {
+        "all_count": 1
+    }
+    unread = client_a.get(reverse("notifications:live_unread_notification_list")).json()
+    assert (unread["unread_count"], len(unread["unread_list"])) == (1, 1)
