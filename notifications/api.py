@@ -340,12 +340,13 @@ def inbox(user: Any) -> tuple[int, int]:
 def since(user: Any, seq: int, limit: int) -> list[Notification]:
     """The user's notifications with a seq above `seq`, oldest first, at most `limit`.
 
-    Snoozed ones are left out: they come back with a new seq when they wake.
+    The inbox's only: archived ones are not shown there, and snoozed ones come back with a new seq
+    when they wake.
     """
     return list(
-        Notification.objects.filter(
-            recipient_id=user.pk, seq__gt=seq, snoozed_until__isnull=True
-        ).order_by("seq")[:limit]
+        Notification.objects.filter(recipient_id=user.pk, seq__gt=seq)
+        .inbox()
+        .order_by("seq")[:limit]
     )
 
 

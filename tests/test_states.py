@@ -179,6 +179,9 @@ def test_snooze_leaves_the_inbox_until_it_wakes(alice: Any, sent: Any) -> None:
     assert frame["type"] == "snoozed" and frame["ids"] == ids[:2]
     assert frame["until"] == until.astimezone(UTC).isoformat().replace("+00:00", "Z")
     assert [n.pk for n in api.since(alice, 0, 10)] == ids[2:]  # catch-up leaves them out
+    api.archive(alice, ids[2:])
+    assert api.since(alice, 0, 10) == []  # and the archived ones
+    api.unarchive(alice, ids[2:])
     counts_are_exact()
 
     assert api.wake_snoozed(now=until - timedelta(seconds=1)) == 0
