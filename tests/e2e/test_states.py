@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -40,7 +41,7 @@ def test_archive_and_snooze_on_the_list_page_then_wake(
     login: Any, alice: Any, redis_url: str
 ) -> None:
     older, newer = notify(alice, "x", title="older")[0], notify(alice, "x", title="newer")[0]
-    context = login(alice)
+    context = login(alice, timezone_id="Asia/Tokyo")  # not the server's time zone
     tab_list = open_page(context, "/notifications/")
     tab_bell = open_page(context, "/")
     wait_badge(tab_bell, "2")
@@ -68,6 +69,7 @@ def test_archive_and_snooze_on_the_list_page_then_wake(
     wait_until(lambda: Notification.objects.get(pk=older.pk).snoozed_until is not None)
     until = Notification.objects.get(pk=older.pk).snoozed_until
     assert until is not None and until > timezone.now()
+    assert until.astimezone(ZoneInfo("Asia/Tokyo")).hour == 9
 
     # Its time comes: cron's wake_snoozed, in a process of its own, brings it back live at the top.
     api.mark_read(alice, [newer.pk])

@@ -5,7 +5,7 @@
 import { Bell } from "./bell.js";
 import { readConfig } from "./config.js";
 import { Backoff, Connection, socketUrl } from "./connection.js";
-import { NotificationStore, normalizeIds, SeqTracker, VisibilityRegistry } from "./core.js";
+import { browserTimeZone, NotificationStore, normalizeIds, SeqTracker, VisibilityRegistry } from "./core.js";
 import { apiRequest, sessionIsValid } from "./http.js";
 import { ListPage } from "./list.js";
 import { Alerts, Toasts } from "./toasts.js";
@@ -29,15 +29,6 @@ function widget(make) {
   } catch (error) {
     console.error(error);
     return null;
-  }
-}
-
-/** This browser's IANA time zone ("Europe/Paris"), or "" (the server's then). */
-function browserTimeZone() {
-  try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
-  } catch {
-    return "";
   }
 }
 

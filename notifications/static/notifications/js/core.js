@@ -131,6 +131,15 @@ export function formatTime(iso, now = Date.now(), locale = undefined) {
   return relative.format(-Math.floor(age / 86400), "day");
 }
 
+/** This browser's IANA time zone ("Europe/Paris"), or "" (the server's then). */
+export function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Normalises ids given to markRead()/delete(): a list of positive integers, deduplicated, in order.
  * @param {unknown} ids a number or an iterable of numbers or numeric strings

@@ -1,6 +1,6 @@
 // The full list page (/notifications/): rendered by the server, patched live here.
 
-import { normalizeIds } from "./core.js";
+import { browserTimeZone, normalizeIds } from "./core.js";
 import { renderNotification, requireTemplates, setReadState } from "./render.js";
 
 export class ListPage {
@@ -22,6 +22,10 @@ export class ListPage {
     const form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
     const action = form.dataset.notificationsAction;
+    // Snooze presets are in the browser's time zone, the plain form post's included.
+    for (const input of form.querySelectorAll("input[data-notifications-tz]")) {
+      if (input instanceof HTMLInputElement) input.value = browserTimeZone();
+    }
     const ids = normalizeIds(Array.from(form.querySelectorAll('input[name="ids"]'), (input) => input.value));
     let pending;
     if (action === "mark-read") pending = this.client.markRead(ids);
