@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -217,3 +218,37 @@ def test_hq_endpoints_show_the_inbox_like_their_counts(client_a: Client, alice: 
     }
     unread = client_a.get(reverse("notifications:live_unread_notification_list")).json()
     assert (unread["unread_count"], len(unread["unread_list"])) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("tag", "setting", "badge", "label"),
+    [
+        ("{% notifications_bell %}", None, "3", "Notifications, 3 unread"),
+        ('{% notifications_bell badge="unseen" %}', None, "1", "Notifications, 1 new"),
+        ("{% notifications_bell %}", "unseen", "1", "Notifications, 1 new"),
+        ('{% notifications_bell badge="unread" %}', "unseen", "3", "Notifications, 3 unread"),
+    ],
+)
+def test_the_badge_counts_unread_or_unseen(
+    alice: Any, settings: Any, tag: str, setting: str | None, badge: str, label: str
+) -> None:
+    from tests.test_templatetags import render
+
+    if setting is not None:
+        settings.NOTIFICATIONS = {"BADGE": setting}
+    ids = make(alice, 3)
+    api.mark_seen(alice, ids[:2])
+    html = render(tag, user=alice)
+    assert re.search(rf"data-notifications-badge>{badge}<", html)
+    assert f'aria-label="{label}"' in html
+    assert f'data-badge="{"unseen" if label.endswith("new") else "unread"}"' in html
+
+
+def test_a_bad_badge_setting_is_reported() -> None:
+    from django.test import override_settings
+
+    from notifications.conf import problems
+
+    with override_settings(NOTIFICATIONS={"BADGE": "new"}):
+        [problem] = problems()
+    assert problem.id == "notifications.E004" and "BADGE" in problem.msg
