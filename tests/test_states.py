@@ -302,3 +302,29 @@ def test_concurrent_wakes_and_notifies_keep_seqs_gapless_and_counts_exact() -> N
     assert seqs == list(range(41, 85))
     assert api.inbox(alice) == (44, 84)
     counts_are_exact()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_counts_existing_notifications_as_seen() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tests.conftest import make_user
+
+    alice = make_user("alice")
+    ids = make(alice, 2)
+    api.mark_read(alice, ids[:1])
+    executor = MigrationExecutor(connection)
+    executor.migrate([("notifications", "0005_push")])
+    try:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([("notifications", "0006_states")])
+    finally:
+        call_command("migrate", "notifications", verbosity=0)
+    seen = dict(Notification.objects.values_list("pk", "seen_at"))
+    read_at = Notification.objects.get(pk=ids[0]).read_at
+    created_at = Notification.objects.get(pk=ids[1]).created_at
+    assert seen == {ids[0]: read_at, ids[1]: created_at}
+    assert counts(alice) == (1, 0)
+    counts_are_exact()
