@@ -23,7 +23,7 @@ from notifications.exceptions import NotificationsImproperlyConfigured
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
-    """E002 NOTIFICATIONS is not a dict, E003 an unknown key, E004 a bad value: conf.py's own rules."""
+    """E002 NOTIFICATIONS is not a dict, E003 an unknown key, E004 a bad value: conf's own rules."""
     return [Error(p.msg, hint=p.hint, id=p.id) for p in conf.problems()]
 
 
