@@ -9,7 +9,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from notifications.compat import convert, rollback
+from notifications.compat import convert, rollback, survey
 from notifications.models import InboxState, Notification
 
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             "--drop-archive",
             action="store_true",
             help=_("Drop %(archive)s, hq's old rows (no rollback afterwards).")
-            % {"archive": convert.ARCHIVE},
+            % {"archive": survey.ARCHIVE},
         )
         parser.add_argument(
             "--force",
@@ -54,11 +54,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         using = options["database"]
-        report = convert.survey(using)
+        report = survey.survey(using)
         if options["dry_run"]:
             if options["batch_size"] < 1:
                 raise CommandError(_("--batch-size must be at least 1."))
-            for line in convert.describe(report, options["batch_size"]):
+            for line in survey.describe(report, options["batch_size"]):
                 self.stdout.write(line)
             return
         if report.state != "archived":
@@ -67,7 +67,7 @@ class Command(BaseCommand):
                     "There is no %(archive)s table: nothing was converted from "
                     "django-notifications-hq, or its archive was dropped."
                 )
-                % {"archive": convert.ARCHIVE}
+                % {"archive": survey.ARCHIVE}
             )
         if report.todo:
             raise CommandError(
@@ -82,7 +82,7 @@ class Command(BaseCommand):
             )
         if options["drop_archive"]:
             rollback.drop_archive(using)
-            self.stdout.write(_("Dropped %(archive)s.") % {"archive": convert.ARCHIVE})
+            self.stdout.write(_("Dropped %(archive)s.") % {"archive": survey.ARCHIVE})
             return
         newer = rollback.newer_than_archive(using)
         if newer and not options["force"]:
@@ -105,5 +105,5 @@ class Command(BaseCommand):
                 "they were. Now reinstall django-notifications-hq.",
                 report.rows,
             )
-            % {"table": convert.TABLE, "count": report.rows}
+            % {"table": survey.TABLE, "count": report.rows}
         )
