@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from notifications.compat import convert, rollback, survey
+from notifications.management.base import TranslatedHelpCommand
 from notifications.models import InboxState, Notification
 
 
-class Command(BaseCommand):
-    help = ""  # argparse needs a str, not a lazy string: see create_parser()
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        self.help = _(
-            "django-notifications-hq's data: --dry-run reports what `migrate` will convert; "
-            "--rollback puts hq's table back; --drop-archive deletes hq's old rows once you keep "
-            "ours."
-        )
-        return super().create_parser(prog_name, subcommand, **kwargs)
+class Command(TranslatedHelpCommand):
+    help_text = gettext_lazy(
+        "django-notifications-hq's data: --dry-run reports what `migrate` will convert; --rollback "
+        "puts hq's table back; --drop-archive deletes hq's old rows once you keep ours."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         action = parser.add_mutually_exclusive_group(required=True)
