@@ -27,6 +27,7 @@ import pytest
 from django.test import Client
 
 from tests import processes, servers
+from tests.conftest import make_user
 
 CI = os.environ.get("CI") == "true"
 CHROMIUM = "/usr/bin/chromium"
@@ -114,6 +115,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 _failed = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def alice(transactional_db: None) -> Any:
+    """alice, committed: the daphne subprocess reads her from the database."""
+    return make_user("alice")
 
 
 @pytest.fixture
