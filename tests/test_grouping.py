@@ -199,3 +199,93 @@ def test_concurrent_events_of_one_group_are_each_counted_once() -> None:
     assert b.group_count == 4 * 15 + 4 * 7
     assert unread(alice) == unread(bob) == 1
     counts_are_exact()
+
+
+# Rules and the admin
+
+
+def test_a_rule_sets_the_group_key(
+    alice: Any, bob: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from project.demo.models import Comment, Post
+
+    post = Post.objects.create(author=alice, title="Roadmap")
+    carol = make_user("carol")
+    with django_capture_on_commit_callbacks(execute=True):
+        Comment.objects.create(post=post, author=bob, body="one")
+        Comment.objects.create(post=post, author=carol, body="two")
+    [n] = rows(alice)
+    assert (n.group_key, n.group_count, n.body) == (f"post:{post.pk}:comments", 2, "two")
+    assert [a["display"] for a in n.actors] == ["carol", "bob"]
+    assert unread(alice) == 1
+
+
+def test_a_rule_with_a_bad_group_key_notifies_no_one(
+    alice: Any, bob: Any, django_capture_on_commit_callbacks: Any, caplog: Any
+) -> None:
+    from notifications import notify_on
+    from notifications.rules import registry
+    from tests.testapp.models import Project
+
+    def bad(project: Project) -> dict[str, Any]:
+        return {"recipients": project.owner, "verb": "x", "group_key": "not a key"}
+
+    notify_on(Project, "created")(bad)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            Project.objects.create(name="Apollo", owner=alice)
+    finally:
+        registry.unregister(bad)
+    assert not Notification.objects.exists()
+    assert "group_key" in caplog.text
+
+
+@pytest.fixture
+def admin_client(client: Any, db: None) -> Any:
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "root"))
+    return client
+
+
+def test_the_admin_add_form_sets_the_group_key(admin_client: Any, alice: Any) -> None:
+    from tests.test_admin import ADD, add_form
+
+    for title in ("one", "two"):
+        response = admin_client.post(ADD, add_form(alice, title=title, group_key=KEY))
+        assert response.status_code == 302
+    [n] = rows(alice)
+    assert (n.title, n.group_count) == ("two", 2)
+    response = admin_client.post(ADD, add_form(alice, group_key="no spaces"))
+    assert response.status_code == 200 and "group_key" in response.context["adminform"].form.errors
+
+
+def test_send_and_broadcast_set_the_group_key(admin_client: Any, alice: Any, bob: Any) -> None:
+    from tests.test_admin import BROADCAST, USERS, action
+
+    action(
+        admin_client,
+        USERS,
+        "send_notification",
+        [alice.pk],
+        apply="1",
+        title="a",
+        level="info",
+        group_key=KEY,
+    )
+    response = admin_client.post(
+        BROADCAST, {"audience": "all", "title": "b", "level": "info", "group_key": KEY}, follow=True
+    )
+    assert response.status_code == 200
+    assert [(n.title, n.group_count) for n in rows(alice)] == [("b", 2)]
+    assert [(n.title, n.group_count) for n in rows(bob)] == [("b", 1)]
+    response = action(
+        admin_client,
+        USERS,
+        "send_notification",
+        [bob.pk],
+        apply="1",
+        title="c",
+        level="info",
+        group_key="a b",
+    )
+    assert "Use ASCII letters, digits" in response.content.decode()
+    assert rows(bob)[0].title == "b"
