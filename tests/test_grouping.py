@@ -289,3 +289,63 @@ def test_send_and_broadcast_set_the_group_key(admin_client: Any, alice: Any, bob
     )
     assert "Use ASCII letters, digits" in response.content.decode()
     assert rows(bob)[0].title == "b"
+
+
+# What users see: the JSON API, the list page (no JavaScript), the bell's server markup
+
+
+def _group_of(user: Any, *names: str, title: str = "newest") -> Notification:
+    for name in names:
+        actor = User.objects.filter(username=name).first() or make_user(name)
+        notify(user, "commented", actor=actor, title=title, group_key=KEY)
+    return rows(user)[0]
+
+
+def test_the_json_api_lists_the_group_once_at_its_new_seq(client_a: Any, alice: Any) -> None:
+    n = _group_of(alice, "ann")
+    notify(alice, "other")
+    _group_of(alice, "bob")
+    data = client_a.get("/notifications/api/").json()
+    assert [item["id"] for item in data["results"]] == [n.pk, n.pk + 1]
+    first = data["results"][0]
+    assert (first["seq"], first["group_key"], first["group_count"]) == (3, KEY, 2)
+    assert [a["display"] for a in first["actors"]] == ["bob", "ann"]
+    assert data["unread_count"] == 2
+    after = client_a.get("/notifications/api/?after=1").json()["results"]
+    assert [item["seq"] for item in after] == [2, 3]  # by seq cursor: the group once, at its seq
+
+
+def test_the_list_page_shows_the_actors_escaped(client_a: Any, alice: Any) -> None:
+    _group_of(alice, "ann", "<b>bob</b>", "cid", "dee")
+    page = client_a.get("/notifications/").content.decode()
+    assert "dee, cid and 2 others" in page
+    _group_of(alice, "eve", "<b>bob</b>")
+    page = client_a.get("/notifications/").content.decode()
+    # Five actors kept of six events: the others are "at least" three.
+    assert "&lt;b&gt;bob&lt;/b&gt;, eve and at least 3 others" in page
+    assert "<b>bob</b>" not in page
+
+
+def test_the_actors_line_in_french(alice: Any) -> None:
+    from django.utils import translation
+
+    from notifications.templatetags.notifications import notification_actors
+
+    n = _group_of(alice, *[f"p{i}" for i in range(6)])
+    with translation.override("fr"):
+        assert notification_actors(n) == "p5, p4 et au moins 3 autres"
+        assert notification_actors({"actors": n.actors[:3], "group_count": 3}) == (
+            "p5, p4 et 1 autre"
+        )
+        assert notification_actors({"actors": n.actors[:2]}) == "p5 et p4"
+    assert notification_actors({"actors": n.actors[:1]}) == ""
+
+
+def test_the_bell_renders_the_group_with_its_actors(alice: Any) -> None:
+    from django.template import Context, Template
+
+    _group_of(alice, "ann", "bob")
+    html = Template("{% load notifications %}{% notifications_bell %}").render(
+        Context({"user": alice})
+    )
+    assert "bob and ann" in html

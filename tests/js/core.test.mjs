@@ -287,3 +287,29 @@ describe("formatTime", () => {
     assert.equal(formatTime(undefined, now, "en"), "");
   });
 });
+
+describe("NotificationStore and grouped notifications", () => {
+  const g = (id, seq, count, read = false) => ({ id, seq, read, group_key: "k", group_count: count });
+
+  it("replaces the item with the same id by the collapsed one, on top, without counting it again", () => {
+    const store = new NotificationStore({ unreadCount: 0, countedThrough: 0 });
+    store.add(g(1, 1, 1));
+    store.add({ id: 2, seq: 2, read: false });
+    store.add(g(1, 3, 2));
+    assert.deepEqual(store.items.map((item) => [item.id, item.seq, item.group_count ?? null]), [
+      [1, 3, 2],
+      [2, 2, null],
+    ]);
+    assert.equal(store.unreadCount, 2, "one per group, not per event");
+    store.insert(g(1, 1, 1));
+    assert.equal(store.items[0].seq, 3, "an older state never replaces a newer one");
+  });
+
+  it("counts a group that started while it was not in the list", () => {
+    const store = new NotificationStore({ unreadCount: 0, countedThrough: 0 });
+    store.add(g(7, 1, 1));
+    store.setRead([7], true, 0);
+    store.add(g(8, 2, 1));
+    assert.equal(store.unreadCount, 1);
+  });
+});

@@ -151,7 +151,9 @@ export function normalizeIds(ids) {
  *
  * The unread count comes from the server (exact in every `welcome`, `read`, `unread`, `deleted` frame);
  * between those frames a fresh unread notification adds one, unless the count it was given already
- * included that seq (catch-up replays seqs that the `welcome` count covers).
+ * included that seq (catch-up replays seqs that the `welcome` count covers), or it is a grouped
+ * notification that collapsed one more event (`group_count` above 1: it was unread and counted already).
+ * Such a notification keeps its id and gets a new seq: it replaces the item with that id.
  */
 export class NotificationStore {
   /**
@@ -194,13 +196,20 @@ export class NotificationStore {
    * @param {{id: number, seq: number, read?: boolean}} notification
    */
   add(notification) {
-    if (this.counted.accept(notification.seq).fresh && !notification.read) this.unreadCount += 1;
+    const fresh = this.counted.accept(notification.seq).fresh;
+    if (fresh && !notification.read && !(Number(notification.group_count) > 1)) this.unreadCount += 1;
     this.insert(notification);
   }
 
-  /** @param {{id: number, seq: number}} notification */
+  /**
+   * Adds a notification, or replaces the item with its id when it is newer (a grouped one collapsed).
+   * @param {{id: number, seq: number}} notification
+   */
   insert(notification) {
-    if (!notification || this.items.some((item) => item.id === notification.id)) return;
+    if (!notification) return;
+    const current = this.items.find((item) => item.id === notification.id);
+    if (current && current.seq >= notification.seq) return;
+    if (current) this.items = this.items.filter((item) => item !== current);
     this.items.push({ ...notification });
     this.items.sort((a, b) => b.seq - a.seq);
     if (this.items.length > this.limit) this.items.length = this.limit;
