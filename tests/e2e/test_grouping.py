@@ -59,3 +59,31 @@ def test_the_client_replaces_the_entry_and_renders_the_actors(
     toasts = page.locator(".notifications-toast__actors")
     assert "cid, bob and 1 other" in toasts.all_text_contents()
     assert page.errors == []
+
+
+def test_a_reconnect_replays_the_group_once_and_settles_its_old_seq_at_once(
+    login: Any, transactional_db: None, server: Any
+) -> None:
+    from tests.e2e.test_browser import OPEN
+
+    alice, ann, bob = (make_user(name) for name in ("alice", "ann", "bob"))
+    page = open_page(login(alice))
+    server.stop()
+    page.wait_for_function("window.notifications.state !== 'open'", timeout=10_000)
+    [group] = notify(alice, "commented", actor=ann, group_key=KEY)  # seq 1 ...
+    notify(alice, "liked", title="other")  # seq 2
+    notify(alice, "commented", actor=bob, title="newest", group_key=KEY)  # ... moved to seq 3
+    server.start()
+    page.wait_for_function(OPEN, timeout=45_000)
+    wait_badge(page, "2")
+    # The replay skipped seq 1 for good: the client knows it at once (no sync, no 5 s settle timer).
+    page.wait_for_function(
+        "window.notifications.client.tracker.since === 3 && !window.notifications.client.tracker.hasGap",
+        timeout=2_000,
+    )
+    items = rows(page, ITEMS)
+    assert [(r["id"], r["title"], r["actors"]) for r in items] == [
+        (group.pk, "newest", "bob and ann"),
+        (group.pk + 1, "other", None),
+    ]
+    assert page.locator(f'.notifications-toast[data-notification-id="{group.pk}"]').count() == 1

@@ -100,6 +100,17 @@ describe("SeqTracker", () => {
     assert.equal(tracker.highest, 7);
   });
 
+  it("settles the holes of a replay once it reaches the welcome's last_seq, without a sync", () => {
+    // seq 2 was a grouped notification that moved to seq 4; seq 3 was deleted.
+    const tracker = new SeqTracker(1);
+    tracker.expectReplay(5);
+    assert.deepEqual(tracker.accept(4), { fresh: true, sync: null });
+    assert.deepEqual(tracker.accept(5), { fresh: true, sync: null });
+    assert.equal(tracker.since, 5);
+    assert.equal(tracker.hasGap, false);
+    assert.deepEqual(tracker.accept(7), { fresh: true, sync: 5 }, "a later gap is asked for again");
+  });
+
   it("fills the gap from the replay and shows each seq once", () => {
     const tracker = new SeqTracker(3);
     tracker.accept(6);
