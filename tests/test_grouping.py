@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -349,3 +350,14 @@ def test_the_bell_renders_the_group_with_its_actors(alice: Any) -> None:
         Context({"user": alice})
     )
     assert "bob and ann" in html
+
+
+def test_the_notify_command_sets_the_group_key(alice: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    for title in ("one", "two"):
+        call_command("notify", "alice", "--title", title, "--group-key", KEY, stdout=StringIO())
+    [n] = rows(alice)
+    assert (n.title, n.group_count) == ("two", 2)
+    with pytest.raises(CommandError, match="group_key"):
+        call_command("notify", "alice", "--group-key", "not a key", stdout=StringIO())
