@@ -361,3 +361,18 @@ def test_the_notify_command_sets_the_group_key(alice: Any) -> None:
     assert (n.title, n.group_count) == ("two", 2)
     with pytest.raises(CommandError, match="group_key"):
         call_command("notify", "alice", "--group-key", "not a key", stdout=StringIO())
+
+
+def test_databases_without_upsert_group_too(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MySQL has no INSERT ... ON CONFLICT ... DO UPDATE: the inbox rows are created, locked, advanced.
+    monkeypatch.setattr(type(connection.features), "supports_update_conflicts_with_target", False)
+    notify(alice, "x", group_key=KEY)
+    created = notify([alice, bob], "x", title="newest", group_key=KEY)
+    assert [(n.seq, n.group_count, n.title) for n in created] == [
+        (2, 2, "newest"),
+        (1, 1, "newest"),
+    ]
+    assert (unread(alice), unread(bob)) == (1, 1)
+    counts_are_exact()
