@@ -165,7 +165,7 @@ def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> lis
 
 
 def _related_ids(columns: dict[str, Any]) -> dict[str, Any]:
-    """The content type and object id columns of the actor, target and action object (cleared if absent)."""
+    """The actor's, target's and action object's columns for an UPDATE (cleared when absent)."""
     out: dict[str, Any] = {}
     for name in ("actor", "target", "action_object"):
         obj = columns.get(name)
@@ -173,7 +173,7 @@ def _related_ids(columns: dict[str, Any]) -> dict[str, Any]:
             None if obj is None else ContentType.objects.get_for_model(obj)
         )
         out[f"{name}_object_id"] = "" if obj is None else str(obj.pk)
-        out.setdefault(f"{name}_display", "")
+        out[f"{name}_display"] = columns.get(f"{name}_display", "")
     return out
 
 

@@ -37,11 +37,12 @@ def test_events_of_one_group_collapse_into_one_unread_notification(alice: Any, b
     assert again.seq == 3 > other.seq  # a new seq: it moves to the top
     assert [n.pk for n in rows(alice)] == [first.pk, other.pk]
     n = rows(alice)[0]
-    assert (n.title, n.body, n.group_count, n.actor_object_id) == (
+    assert (n.title, n.body, n.group_count, n.actor, n.actor_display) == (
         "Bob commented",
         "b",
         2,
-        str(bob.pk),
+        bob,
+        "bob",
     )
     assert n.actors == [
         {"id": str(bob.pk), "display": "bob"},
@@ -49,6 +50,8 @@ def test_events_of_one_group_collapse_into_one_unread_notification(alice: Any, b
     ]
     notify(alice, "commented", actor=cid, group_key=KEY)
     assert rows(alice)[0].group_count == 3
+    notify(alice, "commented", group_key=KEY)  # no actor: the row shows the newest event's (none)
+    assert (rows(alice)[0].actor_content_type, rows(alice)[0].actor_display) == (None, "")
     assert unread(alice) == 2  # one per group, not per event
     counts_are_exact()
 
