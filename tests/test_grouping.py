@@ -379,3 +379,62 @@ def test_databases_without_upsert_group_too(
     ]
     assert (unread(alice), unread(bob)) == (1, 1)
     counts_are_exact()
+
+
+# The same, from separate processes (manage.py shell), as web workers and task runners would send.
+
+SEND_FROM_A_PROCESS = """
+import time
+from django.contrib.auth import get_user_model
+from notifications import notify
+users = get_user_model().objects.in_bulk(["alice", "bob", "{actor}"], field_name="username")
+alice, bob, actor = users["alice"], users["bob"], users["{actor}"]
+while time.time() < {start}:
+    time.sleep(0.002)
+for j in range({events}):
+    notify([alice, bob] if j % 2 else [bob, alice], "commented", actor=actor, group_key="{key}")
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_events_from_several_processes_are_each_counted_once(redis_url: str) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests import servers
+
+    require_postgres()
+    alice, bob = make_user("alice"), make_user("bob")
+    processes, events = 6, 20
+    for i in range(processes):
+        make_user(f"a{i}")
+    start = time.time() + 4  # every process has started by then: they send at once
+    running = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                SEND_FROM_A_PROCESS.format(actor=f"a{i}", start=start, events=events, key=KEY),
+            ],
+            cwd=servers.ROOT,
+            env=servers.subprocess_env(redis_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(processes)
+    ]
+    for process in running:
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, output
+    for user in (alice, bob):
+        [n] = rows(user)
+        assert n.group_count == n.seq == processes * events
+        assert len(n.actors) == 5
+        assert unread(user) == 1
+    counts_are_exact()
