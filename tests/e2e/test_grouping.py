@@ -87,3 +87,17 @@ def test_a_reconnect_replays_the_group_once_and_settles_its_old_seq_at_once(
         (group.pk + 1, "other", None),
     ]
     assert page.locator(f'.notifications-toast[data-notification-id="{group.pk}"]').count() == 1
+
+
+def test_the_client_names_the_actors_in_french(login: Any, transactional_db: None) -> None:
+    alice = make_user("alice")
+    actors = [make_user(name) for name in ("ann", "bob", "cid")]
+    page = open_page(login(alice, locale="fr-FR"), "/notifications/")
+    for actor in actors:
+        notify(alice, "commented", actor=actor, group_key=KEY)
+    wait_until(lambda: bool(rows(page, ENTRIES)) and rows(page, ENTRIES)[0]["seq"] == 3, page)
+    assert rows(page, ENTRIES)[0]["actors"] == "cid, bob et 1 autre"
+    # The page rendered by the server says the same.
+    page.reload()
+    page.locator(ENTRIES).first.wait_for()
+    assert rows(page, ENTRIES)[0]["actors"] == "cid, bob et 1 autre"
