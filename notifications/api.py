@@ -49,8 +49,9 @@ def notify(
 ) -> list[Notification]:
     """Create one notification per recipient; deliver them live after commit.
 
-    ``fields``: actor, target, action_object, title, body, url, level, category, data
-    (validation.NotificationFields).
+    ``fields``: actor, target, action_object, title, body, url, level, category, data, group_key
+    (validation.NotificationFields). With a ``group_key``, a recipient's unread notification of that
+    key takes the new event instead of a new row (fanout.grouped()).
     """
     return _notify(recipients, clean(verb, fields))
 

@@ -24,6 +24,7 @@ from notifications.compat.mixins import HqNotificationMixin, HqQuerySetMixin
 from notifications.constants import (
     CATEGORY_MAX_LENGTH,
     DISPLAY_MAX_LENGTH,
+    GROUP_KEY_MAX_LENGTH,
     PUSH_ENDPOINT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     URL_MAX_LENGTH,
@@ -161,6 +162,16 @@ class Notification(HqNotificationMixin, models.Model):
     level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
     category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
+    # Grouping: while the recipient has an unread notification with the same group_key, a new one
+    # collapses into it (fanout.py): group_count grows and actors keeps the newest ones.
+    group_key = models.CharField(
+        _("group key"),
+        max_length=GROUP_KEY_MAX_LENGTH,
+        blank=True,
+        help_text=_("Unread notifications with the same key collapse into one."),
+    )
+    group_count = models.PositiveIntegerField(_("events"), default=1, editable=False)
+    actors = models.JSONField(_("actors"), default=list, blank=True, editable=False)
 
     actor_content_type, actor_object_id, actor, actor_display = _generic_relation(
         "actor", _("actor type"), _("actor id"), _("actor display")
@@ -213,6 +224,11 @@ class Notification(HqNotificationMixin, models.Model):
                 name="notifications_action_obj_idx",
             ),
             models.Index(fields=["created_at"], name="notifications_created_idx"),
+            models.Index(
+                fields=["recipient", "group_key"],
+                condition=Q(read_at__isnull=True) & ~Q(group_key=""),
+                name="notifications_unread_group_idx",
+            ),
         ]
 
     def __str__(self) -> str:

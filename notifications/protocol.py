@@ -121,8 +121,8 @@ def _related(content_type_id: int | None, object_id: str, display: str) -> dict[
 
 
 def notification_payload(n: Notification) -> dict[str, Any]:
-    """The notification object of the protocol."""
-    return {
+    """The notification object of the protocol (with the group's fields when it has a group_key)."""
+    payload = {
         "id": n.pk,
         "seq": n.seq,
         "verb": n.verb,
@@ -140,6 +140,11 @@ def notification_payload(n: Notification) -> dict[str, Any]:
         "created_at": _isoformat(n.created_at),
         "read": n.read_at is not None,
     }
+    if n.group_key:
+        payload["group_key"] = n.group_key
+        payload["group_count"] = n.group_count
+        payload["actors"] = n.actors
+    return payload
 
 
 def encode_json(value: Any) -> str:

@@ -36,6 +36,11 @@ class Command(TranslatedHelpCommand):
         parser.add_argument("--url", default="")
         parser.add_argument("--level", default=Level.INFO, choices=Level.values)
         parser.add_argument("--category", default="")
+        parser.add_argument(
+            "--group-key",
+            default="",
+            help=_("Collapse into the recipient's unread notification with this key."),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         usernames: list[str] = options["usernames"]

@@ -269,6 +269,7 @@ export class NotificationsClient {
     switch (frame.type) {
       case "welcome":
         this.store.setCount(frame.unread_count, frame.last_seq);
+        this.tracker.expectReplay(frame.last_seq);
         this.render();
         if (this.tracker.hasGap) this.requestSync(this.tracker.retry());
         break;

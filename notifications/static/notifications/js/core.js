@@ -35,6 +35,19 @@ export class SeqTracker {
     this.ahead = new Set();
     /** @type {number | null} the `since` a sync was last asked for */
     this.requested = null;
+    /** @type {number | null} the `last_seq` of the `welcome` whose replay is arriving */
+    this.replayThrough = null;
+  }
+
+  /**
+   * A `welcome` said that the replay after it holds every notification up to `lastSeq` that still exists.
+   * Meanwhile a gap asks for no `sync`; once a seq at or past it arrives, the gaps below are permanent
+   * (deleted notifications, or grouped ones that moved to a newer seq) and are settled.
+   * @param {number} lastSeq
+   */
+  expectReplay(lastSeq) {
+    const seq = Math.floor(Number(lastSeq));
+    this.replayThrough = Number.isFinite(seq) && seq > this.since ? seq : null;
   }
 
   /** True while some seq below the highest one seen is missing. */
@@ -56,17 +69,26 @@ export class SeqTracker {
   accept(seq) {
     if (!Number.isInteger(seq) || seq <= 0) return { fresh: false, sync: null };
     if (seq <= this.since || this.ahead.has(seq)) return { fresh: false, sync: null };
-    if (seq === this.since + 1) {
+    const inOrder = seq === this.since + 1;
+    if (inOrder) {
       this.since = seq;
       while (this.ahead.has(this.since + 1)) {
         this.since += 1;
         this.ahead.delete(this.since);
       }
+    } else {
+      this.ahead.add(seq);
+    }
+    if (this.replayThrough !== null && seq >= this.replayThrough) {
+      this.settle();
+      return { fresh: true, sync: null };
+    }
+    if (inOrder) {
       if (!this.hasGap) this.requested = null;
       return { fresh: true, sync: null };
     }
-    this.ahead.add(seq);
-    if (this.requested === this.since) return { fresh: true, sync: null };
+    // Mid-replay, a gap is a hole the replay skips: nothing to ask for.
+    if (this.replayThrough !== null || this.requested === this.since) return { fresh: true, sync: null };
     this.requested = this.since;
     return { fresh: true, sync: this.since };
   }
@@ -89,6 +111,7 @@ export class SeqTracker {
     this.since = this.highest;
     this.ahead.clear();
     this.requested = null;
+    this.replayThrough = null;
   }
 }
 
@@ -151,7 +174,9 @@ export function normalizeIds(ids) {
  *
  * The unread count comes from the server (exact in every `welcome`, `read`, `unread`, `deleted` frame);
  * between those frames a fresh unread notification adds one, unless the count it was given already
- * included that seq (catch-up replays seqs that the `welcome` count covers).
+ * included that seq (catch-up replays seqs that the `welcome` count covers), or it is a grouped
+ * notification that collapsed one more event (`group_count` above 1: it was unread and counted already).
+ * Such a notification keeps its id and gets a new seq: it replaces the item with that id.
  */
 export class NotificationStore {
   /**
@@ -194,13 +219,20 @@ export class NotificationStore {
    * @param {{id: number, seq: number, read?: boolean}} notification
    */
   add(notification) {
-    if (this.counted.accept(notification.seq).fresh && !notification.read) this.unreadCount += 1;
+    const fresh = this.counted.accept(notification.seq).fresh;
+    if (fresh && !notification.read && !(Number(notification.group_count) > 1)) this.unreadCount += 1;
     this.insert(notification);
   }
 
-  /** @param {{id: number, seq: number}} notification */
+  /**
+   * Adds a notification, or replaces the item with its id when it is newer (a grouped one collapsed).
+   * @param {{id: number, seq: number}} notification
+   */
   insert(notification) {
-    if (!notification || this.items.some((item) => item.id === notification.id)) return;
+    if (!notification) return;
+    const current = this.items.find((item) => item.id === notification.id);
+    if (current && current.seq >= notification.seq) return;
+    if (current) this.items = this.items.filter((item) => item !== current);
     this.items.push({ ...notification });
     this.items.sort((a, b) => b.seq - a.seq);
     if (this.items.length > this.limit) this.items.length = this.limit;

@@ -38,9 +38,14 @@ export class ListPage {
     return this.list?.querySelector(`[data-notification-id="${id}"]`) ?? null;
   }
 
-  /** @param {any} n */
+  /** @param {any} n a new notification, or a grouped one that collapsed (same id, newer seq): replaced */
   add(n) {
-    if (!this.list || this.root.dataset.firstPage !== "true" || this.item(n.id)) return;
+    if (!this.list) return;
+    const current = this.item(n.id);
+    if (current && Number(current.getAttribute("data-seq")) >= n.seq) return;
+    current?.remove();
+    // Older pages show what was there when they loaded; the newest page takes what arrives.
+    if (this.root.dataset.firstPage !== "true") return;
     const li = renderNotification("entry", n);
     const next = Array.from(this.list.children).find((child) => Number(child.getAttribute("data-seq")) < n.seq);
     this.list.insertBefore(li, next ?? null);
