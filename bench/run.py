@@ -26,7 +26,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,8 +41,11 @@ from typing import IO, Any
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, not the repository
+
+from tests.processes import HOST, free_port, stop, wait_listening  # noqa: E402
+
 BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 APPS: dict[str, dict[str, Any]] = {
     "ours": {"settings": "bench.ours_settings", "asgi": "project.asgi:application", "db": 13},
     "tutorial": {
@@ -107,12 +109,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # Processes.
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 class Worker:
@@ -190,25 +186,10 @@ def daphne(app: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Pope
         )
     process.port = port  # type: ignore[attr-defined]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"daphne exited:\n{log.read_text(errors='replace')[-3000:]}")
-            try:
-                with socket.create_connection((HOST, port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("daphne did not listen within 60 s") from None
-                time.sleep(0.05)
+        wait_listening(process, port, 60, lambda: log.read_text(errors="replace")[-3000:])
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process)
 
 
 def rss_bytes(pid: int) -> int:

@@ -55,31 +55,6 @@ def _tutorial() -> tuple[Send, Send]:
     return single, broadcast
 
 
-def create_sessions(users: list[Any]) -> list[str]:
-    """Signed-in sessions (what a login does), in bulk; return their session keys."""
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
-    from django.utils import timezone
-    from django.utils.crypto import get_random_string
-
-    backend = settings.AUTHENTICATION_BACKENDS[0]
-    expire = timezone.now() + timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE)
-    store = SessionStore()
-    rows = []
-    for user in users:
-        data = {
-            SESSION_KEY: str(user.pk),
-            BACKEND_SESSION_KEY: backend,
-            HASH_SESSION_KEY: user.get_session_auth_hash(),
-        }
-        key = get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
-        rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
-    Session.objects.bulk_create(rows, batch_size=500)
-    return [f"{settings.SESSION_COOKIE_NAME}={row.session_key}" for row in rows]
-
-
 class Sender:
     def __init__(self, app: str) -> None:
         self.single, self.broadcast_to = _ours() if app == "ours" else _tutorial()
@@ -90,13 +65,15 @@ class Sender:
         from django.contrib.auth import get_user_model
         from django.core.management import call_command
 
+        from tests.servers import create_sessions
+
         call_command("migrate", verbosity=0)
         model = get_user_model()
         model.objects.bulk_create(
             (model(username=f"bench{i:05d}") for i in range(users)), batch_size=1000
         )
         self.users = list(model.objects.order_by("pk"))
-        return {"cookies": create_sessions(self.users)}
+        return {"cookies": [session.header for session in create_sessions(self.users)]}
 
     def broadcast(self, users: int, title: str) -> dict[str, Any]:
         start = time.monotonic()

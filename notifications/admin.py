@@ -195,7 +195,7 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return TemplateResponse(request, "admin/notifications/broadcast.html", context)
 
 
-_MESSAGE_FIELDS = {"fields": ["title", "body", "url", "level"]}
+_MESSAGE_FIELDS = {"fields": ["title", "body", "url", "level", "group_key"]}
 SEND_FIELDSETS: list[tuple[Any, dict[str, Any]]] = [(None, _MESSAGE_FIELDS)]
 BROADCAST_FIELDSETS: list[tuple[Any, dict[str, Any]]] = [
     (_("Recipients"), {"fields": ["audience", "group"]}),

@@ -59,8 +59,9 @@ def notify(
 ) -> list[Notification]:
     """Create one notification per recipient; deliver them live after commit.
 
-    ``fields``: actor, target, action_object, title, body, url, level, category, data
-    (validation.NotificationFields).
+    ``fields``: actor, target, action_object, title, body, url, level, category, data, group_key
+    (validation.NotificationFields). With a ``group_key``, a recipient's unread notification of that
+    key takes the new event instead of a new row (fanout.grouped()).
     """
     return _notify(recipients, clean(verb, fields))
 
@@ -460,7 +461,7 @@ def _change(
         mine.filter(pk__in=changed).update(**change.values(timezone.now()))
         before = _counted(rows[pk] for pk in changed)
         after = _counted(change.after(rows[pk]) for pk in changed)
-        inboxes.add_counts(user.pk, after[0] - before[0], after[1] - before[1])
+        inboxes.add_counts([user.pk], after[0] - before[0], after[1] - before[1])
         if kind == protocol.UNARCHIVED:
             # The inbox may never have held them: the clients get them whole.
             extra["notifications"] = [

@@ -23,16 +23,24 @@ from notifications.exceptions import NotificationsImproperlyConfigured
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
-    """E002 NOTIFICATIONS is not a dict, E003 an unknown key, E004 a bad value: conf.py's own rules."""
+    """E002 NOTIFICATIONS is not a dict, E003 an unknown key, E004 a bad value: conf's own rules."""
     return [Error(p.msg, hint=p.hint, id=p.id) for p in conf.problems()]
 
 
-def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
+def _settings_broken() -> bool:
+    # The checks below read app_settings; when that raises, check_settings reports why (E002 to E004).
     try:
-        alias = app_settings.CHANNEL_LAYER
-        refresh = app_settings.GROUP_REFRESH_INTERVAL
+        conf.load()
     except NotificationsImproperlyConfigured:
-        return []  # check_settings reports it (E002 to E004)
+        return True
+    return False
+
+
+def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
+    if _settings_broken():
+        return []
+    alias = app_settings.CHANNEL_LAYER
+    refresh = app_settings.GROUP_REFRESH_INTERVAL
     layers_setting = getattr(settings, "CHANNEL_LAYERS", None) or {}
     config = layers_setting.get(alias)
     if config is None:
@@ -164,14 +172,11 @@ def check_backends(**kwargs: Any) -> list[CheckMessage]:
     """E005 a delivery backend that cannot be loaded; W007 email links without a site URL."""
     from notifications.backends import load_backend
 
-    try:
-        paths = app_settings.BACKENDS
-        base_url = app_settings.EMAIL_BASE_URL
-    except NotificationsImproperlyConfigured:
-        return []  # check_settings reports it (E002 to E004)
+    if _settings_broken():
+        return []
     messages: list[CheckMessage] = []
     names = []
-    for path in paths:
+    for path in app_settings.BACKENDS:
         try:
             names.append(load_backend(path).name)
         except NotificationsImproperlyConfigured as exc:
@@ -185,7 +190,7 @@ def check_backends(**kwargs: Any) -> list[CheckMessage]:
                     id="notifications.E005",
                 )
             )
-    if EMAIL in names and base_url is None:
+    if EMAIL in names and app_settings.EMAIL_BASE_URL is None:
         messages.append(
             Warning(
                 "NOTIFICATIONS['EMAIL_BASE_URL'] is not set: digest emails carry paths instead of "
@@ -203,11 +208,7 @@ PUSH_BACKEND = "notifications.backends.push.PushBackend"
 def check_web_push(**kwargs: Any) -> list[CheckMessage]:
     """W010: Web Push is asked for (WEB_PUSH given, or PushBackend listed) but its keys are missing."""
     user = getattr(settings, "NOTIFICATIONS", None) or {}
-    try:
-        configured = app_settings.WEB_PUSH
-    except NotificationsImproperlyConfigured:
-        return []  # check_settings reports it
-    if configured is not None or not isinstance(user, dict):
+    if _settings_broken() or app_settings.WEB_PUSH is not None or not isinstance(user, dict):
         return []
     given = user.get("WEB_PUSH") or {}
     listed = PUSH_BACKEND in (user.get("BACKENDS") or ())

@@ -20,6 +20,9 @@ URL_MAX_LENGTH = 2048
 CATEGORY_MAX_LENGTH = 64
 DISPLAY_MAX_LENGTH = 255
 PUSH_ENDPOINT_MAX_LENGTH = 1024
+GROUP_KEY_MAX_LENGTH = 128
+#: The most actors a grouped notification keeps (the newest first).
+GROUP_ACTORS = 5
 
 #: The delivery channels a category and a user's preferences name (a backend's ``name``).
 IN_APP, PUSH, EMAIL = "in_app", "push", "email"
@@ -28,9 +31,16 @@ CHANNELS = (IN_APP, PUSH, EMAIL)
 
 def is_category_key(value: str) -> bool:
     """A category key: 1 to CATEGORY_MAX_LENGTH ASCII letters, digits, '_', '.', ':' or '-'."""
-    return 0 < len(value) <= CATEGORY_MAX_LENGTH and all(
-        ch.isascii() and (ch.isalnum() or ch in "_.:-") for ch in value
-    )
+    return 0 < len(value) <= CATEGORY_MAX_LENGTH and _is_key(value)
+
+
+def is_group_key(value: str) -> bool:
+    """A group key ("post:42:comments"): 1 to GROUP_KEY_MAX_LENGTH characters, as a category key."""
+    return 0 < len(value) <= GROUP_KEY_MAX_LENGTH and _is_key(value)
+
+
+def _is_key(value: str) -> bool:
+    return all(ch.isascii() and (ch.isalnum() or ch in "_.:-") for ch in value)
 
 
 # channels-redis blocks on Redis reads for up to this many seconds (RedisChannelLayer.brpop_timeout).

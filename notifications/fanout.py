@@ -16,6 +16,13 @@ Statements per call: 1 on PostgreSQL (the upsert is a data-modifying CTE of the 
 (no data-modifying CTEs). Databases without ``ON CONFLICT ... DO UPDATE`` (MySQL) take 5: read the
 preferences, create the missing inbox rows, lock them, advance them, insert; without RETURNING the rows
 are read back (+1). The SQL holds quoted names and placeholders only.
+
+A notification with a ``group_key`` collapses, per recipient, into their unread notification with
+that key in the inbox (neither archived nor snoozed), if any (``grouped()``): the rows are read after the upsert has locked the inbox rows, in a
+statement of their own (a single statement's snapshot predates the lock wait on PostgreSQL, so it
+could miss the group a concurrent call just committed). That path takes a few more statements, still
+constant in the number of recipients apart from one UPDATE per distinct resulting actor list (one
+when the recipients' groups saw the same events).
 """
 
 from __future__ import annotations
@@ -24,19 +31,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from notifications import preferences
 from notifications.constants import IN_APP
 from notifications.models import InboxState, Notification
+from notifications.validation import merge_actors
 
 
 def insert(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list[Notification]:
     """Create one notification with ``columns`` for each user who wants it in_app; return them (unordered)."""
+    if columns["group_key"]:
+        return grouped(user_pks, columns, using)
     connection = connections[using]
     features = connection.features
     if features.supports_update_conflicts_with_target and features.can_return_rows_from_bulk_insert:
@@ -89,6 +100,91 @@ def insert(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list
     return created
 
 
+def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list[Notification]:
+    """notify() with a group_key: collapse into each recipient's unread group in the inbox, else
+    start one.
+
+    A collapsed notification keeps its id and takes the new event's fields, the next seq (so it
+    moves to the top), one more ``group_count`` and the event's actor in front of ``actors``; only
+    the notifications that start a group add to the unread count. A collapsed notification is new
+    to its recipient again: unseen, so one the dropdown had shown adds to the unseen count.
+    """
+    connection = connections[using]
+    user_pks = preferences.in_app_recipients(list(user_pks), columns["category"])
+    if not user_pks:
+        return []
+    sql = _Sql(connection, len(user_pks), "1 = 1")
+    user_params = [sql.user_field.get_db_prep_value(pk, connection) for pk in user_pks]
+    with connection.cursor() as cursor:
+        # Locks the inbox rows and allocates the seqs; the counts wait for what starts a group.
+        if connection.features.supports_update_conflicts_with_target:
+            cursor.execute(sql.upsert(unread=0), user_params)
+        else:
+            sql.advance_without_upsert(cursor, user_pks, user_params, using, unread=0)
+    notifications = Notification.objects.using(using)
+    # Read under the inbox locks: every other change of these users' groups has committed or waits.
+    current: dict[Any, tuple[int, Any, bool]] = {}
+    for pk, recipient_id, actors, seen_at in (
+        notifications.filter(
+            recipient_id__in=user_pks, group_key=columns["group_key"], read_at__isnull=True
+        )
+        .inbox()
+        .order_by("seq")
+        .values_list("pk", "recipient_id", "actors", "seen_at")
+    ):
+        # The newest, if unread again, unarchived or woken made two.
+        current[recipient_id] = (pk, actors, seen_at is not None)
+    by_actors: dict[str, tuple[list[dict[str, str]], list[int]]] = {}
+    for pk, actors, _seen in current.values():
+        merged = merge_actors(actors, columns.get("actors", []))
+        by_actors.setdefault(repr(merged), (merged, []))[1].append(pk)
+    newest = {k: v for k, v in columns.items() if k not in ("actor", "target", "action_object")}
+    newest.update(_related_ids(columns))
+    newest["created_at"] = timezone.now()
+    last_seq = InboxState.objects.using(using).filter(user_id=OuterRef("recipient_id"))
+    for actors, pks in by_actors.values():
+        notifications.filter(pk__in=pks).update(
+            **{**newest, "actors": actors},
+            seq=Subquery(last_seq.values("last_seq")[:1]),
+            group_count=F("group_count") + 1,
+            seen_at=None,
+        )
+    seen_again = [user_pk for user_pk, (_pk, _actors, seen) in current.items() if seen]
+    if seen_again:
+        InboxState.objects.using(using).add_counts(seen_again, unread=0, unseen=1)
+    starting = [pk for pk in user_pks if pk not in current]
+    if starting:
+        template = Notification(created_at=newest["created_at"], **columns)
+        per_row = {Notification._meta.pk.attname, "recipient_id", "seq"}
+        shared = [f for f in Notification._meta.concrete_fields if f.attname not in per_row]
+        values = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in shared]
+        start_sql = _Sql(connection, len(starting), "1 = 1")
+        start_params = [start_sql.user_field.get_db_prep_value(pk, connection) for pk in starting]
+        new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({start_sql.in_users})"
+        with connection.cursor() as cursor:
+            cursor.execute(sql.insert_notifications(shared, new_rows), values + start_params)
+        InboxState.objects.using(using).add_counts(starting, unread=1, unseen=1)
+    # Each user's newest seq is the row just inserted or collapsed (the inbox rows are locked).
+    return list(
+        notifications.filter(
+            recipient_id__in=user_pks, seq=F("recipient__notification_inbox__last_seq")
+        )
+    )
+
+
+def _related_ids(columns: dict[str, Any]) -> dict[str, Any]:
+    """The actor's, target's and action object's columns for an UPDATE (cleared when absent)."""
+    out: dict[str, Any] = {}
+    for name in ("actor", "target", "action_object"):
+        obj = columns.get(name)
+        out[f"{name}_content_type"] = (
+            None if obj is None else ContentType.objects.get_for_model(obj)
+        )
+        out[f"{name}_object_id"] = "" if obj is None else str(obj.pk)
+        out[f"{name}_display"] = columns.get(f"{name}_display", "")
+    return out
+
+
 class _Sql:
     """The statements of one call, for ``count`` users, in the database's quoting."""
 
@@ -124,37 +220,43 @@ class _Sql:
             f"WHERE {self.user_pk} IN ({self.in_users}) AND {self.wanted}"
         )
 
-    def _new_inboxes(self, seq: int, prefix: str) -> str:
+    def _new_inboxes(self, seq: int, unread: int, prefix: str) -> str:
         return (
             f"{prefix} {self.inbox_table} ({self.user_id}, {self.last_seq}, {self.unread}, "
-            f"{self.unseen}) {self.users(str(seq), str(seq), str(seq))} ORDER BY {self.user_pk}"
+            f"{self.unseen}) {self.users(str(seq), str(unread), str(unread))} ORDER BY {self.user_pk}"
         )
 
-    def upsert(self) -> str:
-        """Create each inbox row at seq 1, or advance it by one; on PostgreSQL, return the rows."""
+    def upsert(self, unread: int = 1) -> str:
+        """Create each inbox row at seq 1, or advance it by one, adding `unread` to its unread and
+        unseen counts; on PostgreSQL, return the rows."""
         sql = (
-            f"{self._new_inboxes(1, 'INSERT INTO')} ON CONFLICT ({self.user_id}) DO UPDATE SET "
-            f"{self.last_seq} = {self.inbox_table}.{self.last_seq} + 1, "
-            f"{self.unread} = {self.inbox_table}.{self.unread} + 1, "
-            f"{self.unseen} = {self.inbox_table}.{self.unseen} + 1"
+            f"{self._new_inboxes(1, unread, 'INSERT INTO')} ON CONFLICT ({self.user_id}) "
+            f"DO UPDATE SET {self.last_seq} = {self.inbox_table}.{self.last_seq} + 1, "
+            f"{self.unread} = {self.inbox_table}.{self.unread} + {unread}, "
+            f"{self.unseen} = {self.inbox_table}.{self.unseen} + {unread}"
         )
         if self.connection.vendor == "postgresql":
             sql += f" RETURNING {self.user_id}, {self.last_seq}"
         return sql
 
     def advance_without_upsert(
-        self, cursor: Any, user_pks: Sequence[Any], user_params: list[Any], using: str
+        self,
+        cursor: Any,
+        user_pks: Sequence[Any],
+        user_params: list[Any],
+        using: str,
+        unread: int = 1,
     ) -> None:
         ops = self.connection.ops
         ignore = ops.on_conflict_suffix_sql([], OnConflict.IGNORE, [], []) or ""
         insert_ignore = ops.insert_statement(on_conflict=OnConflict.IGNORE)
-        cursor.execute(f"{self._new_inboxes(0, insert_ignore)} {ignore}", user_params)
+        cursor.execute(f"{self._new_inboxes(0, 0, insert_ignore)} {ignore}", user_params)
         inboxes = InboxState.objects.using(using)
         inboxes.lock(user_pks)
         inboxes.filter(user_id__in=user_pks).update(
             last_seq=F("last_seq") + 1,
-            unread_count=F("unread_count") + 1,
-            unseen_count=F("unseen_count") + 1,
+            unread_count=F("unread_count") + unread,
+            unseen_count=F("unseen_count") + unread,
         )
 
     def insert_notifications(self, shared: list[Any], new_rows: str) -> str:

@@ -9,7 +9,13 @@ from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from notifications import recipients, validation
-from notifications.constants import TITLE_MAX_LENGTH, URL_MAX_LENGTH, Level
+from notifications.constants import (
+    GROUP_KEY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    URL_MAX_LENGTH,
+    Level,
+    is_group_key,
+)
 from notifications.exceptions import InvalidNotification
 from notifications.models import Notification
 
@@ -23,6 +29,14 @@ def _clean_url(value: Any) -> str:
             _("Enter a path such as /orders/3/ or an http(s) URL, without spaces."),
             code="invalid",
         ) from None
+
+
+def _clean_group_key(value: Any) -> str:
+    if value and not is_group_key(value):
+        raise forms.ValidationError(
+            _("Use ASCII letters, digits and the characters _ . : - only."), code="invalid"
+        )
+    return value or ""
 
 
 def _notify_kwargs(form: forms.BaseForm) -> dict[str, Any]:
@@ -40,6 +54,9 @@ class NotificationAdminForm(forms.ModelForm):  # type: ignore[type-arg]
     def clean_url(self) -> str:
         return _clean_url(self.cleaned_data.get("url"))
 
+    def clean_group_key(self) -> str:
+        return _clean_group_key(self.cleaned_data.get("group_key"))
+
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
         if self.errors:
@@ -55,7 +72,7 @@ class NotificationAdminForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 class MessageForm(forms.Form):
-    """What a notification says: title, body, url, level."""
+    """What a notification says: title, body, url, level, and the group it collapses into."""
 
     title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
     body = forms.CharField(
@@ -68,9 +85,21 @@ class MessageForm(forms.Form):
         help_text=_("A path such as /orders/3/, or an http(s) URL."),
     )
     level = forms.ChoiceField(label=_("Level"), choices=Level.choices, initial=Level.INFO)
+    group_key = forms.CharField(
+        label=_("Group key"),
+        max_length=GROUP_KEY_MAX_LENGTH,
+        required=False,
+        help_text=_(
+            "Optional, such as release:2.0: a user's unread notification with the same key takes "
+            "this one instead of a new row."
+        ),
+    )
 
     def clean_url(self) -> str:
         return _clean_url(self.cleaned_data.get("url"))
+
+    def clean_group_key(self) -> str:
+        return _clean_group_key(self.cleaned_data.get("group_key"))
 
     def notify_kwargs(self) -> dict[str, Any]:
         return _notify_kwargs(self)
@@ -93,7 +122,7 @@ class BroadcastForm(MessageForm):
     group = forms.ModelChoiceField(
         label=_("Group"), queryset=Group.objects.order_by("name"), required=False
     )
-    field_order = ["audience", "group", "title", "body", "url", "level"]
+    field_order = ["audience", "group", "title", "body", "url", "level", "group_key"]
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}

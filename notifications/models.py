@@ -10,7 +10,7 @@ transaction of the change; every deletion (the api's, the admin's,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -25,6 +25,7 @@ from notifications.compat.mixins import HqNotificationMixin, HqQuerySetMixin
 from notifications.constants import (
     CATEGORY_MAX_LENGTH,
     DISPLAY_MAX_LENGTH,
+    GROUP_KEY_MAX_LENGTH,
     PUSH_ENDPOINT_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     URL_MAX_LENGTH,
@@ -62,10 +63,10 @@ class InboxStateQuerySet(models.QuerySet["InboxState"]):
         for delta, user_ids in by_delta.items():
             self.filter(user_id__in=user_ids).update(unread_count=F("unread_count") + delta)
 
-    def add_counts(self, user_id: Any, unread: int, unseen: int) -> None:
-        """Add to one locked user's unread and unseen counts (one UPDATE, none when both are 0)."""
-        if unread or unseen:
-            self.filter(user_id=user_id).update(
+    def add_counts(self, user_ids: Collection[Any], unread: int, unseen: int) -> None:
+        """Add to these locked users' unread and unseen counts (one UPDATE, none when both are 0)."""
+        if user_ids and (unread or unseen):
+            self.filter(user_id__in=user_ids).update(
                 unread_count=F("unread_count") + unread, unseen_count=F("unseen_count") + unseen
             )
 
@@ -191,6 +192,17 @@ class Notification(HqNotificationMixin, models.Model):
     level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
     category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
+    # Grouping: while the recipient has an unread notification in the inbox (neither archived nor
+    # snoozed) with the same group_key, a new one collapses into it (fanout.py): group_count grows
+    # and actors keeps the newest ones.
+    group_key = models.CharField(
+        _("group key"),
+        max_length=GROUP_KEY_MAX_LENGTH,
+        blank=True,
+        help_text=_("Unread notifications with the same key collapse into one."),
+    )
+    group_count = models.PositiveIntegerField(_("events"), default=1, editable=False)
+    actors = models.JSONField(_("actors"), default=list, blank=True, editable=False)
 
     actor_content_type, actor_object_id, actor, actor_display = _generic_relation(
         "actor", _("actor type"), _("actor id"), _("actor display")
@@ -253,6 +265,11 @@ class Notification(HqNotificationMixin, models.Model):
                 fields=["snoozed_until"],
                 condition=Q(snoozed_until__isnull=False),
                 name="notifications_snoozed_idx",
+            ),
+            models.Index(
+                fields=["recipient", "group_key"],
+                condition=Q(read_at__isnull=True) & ~Q(group_key=""),
+                name="notifications_unread_group_idx",
             ),
         ]
 

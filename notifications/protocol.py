@@ -136,8 +136,8 @@ def _related(content_type_id: int | None, object_id: str, display: str) -> dict[
 
 
 def notification_payload(n: Notification) -> dict[str, Any]:
-    """The notification object of the protocol."""
-    return {
+    """The notification object of the protocol (with the group's fields when it has a group_key)."""
+    payload = {
         "id": n.pk,
         "seq": n.seq,
         "verb": n.verb,
@@ -158,6 +158,11 @@ def notification_payload(n: Notification) -> dict[str, Any]:
         "archived": n.archived_at is not None,
         "snoozed_until": None if n.snoozed_until is None else isoformat(n.snoozed_until),
     }
+    if n.group_key:
+        payload["group_key"] = n.group_key
+        payload["group_count"] = n.group_count
+        payload["actors"] = n.actors
+    return payload
 
 
 def encode_json(value: Any) -> str:

@@ -34,6 +34,7 @@ class NotificationFields(TypedDict, total=False):
     level: str
     category: str
     data: Any
+    group_key: str
 
 
 #: notify()'s keyword arguments after ``verb``.
@@ -60,6 +61,11 @@ def clean(verb: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidNotification(
             "category must be a short key of ASCII letters, digits, '_', '.', ':' or '-'."
         )
+    group_key = _text("group_key", fields.get("group_key", ""), constants.GROUP_KEY_MAX_LENGTH)
+    if group_key and not constants.is_group_key(group_key):
+        raise InvalidNotification(
+            "group_key must be a short key of ASCII letters, digits, '_', '.', ':' or '-'."
+        )
     data = fields.get("data")
     try:
         # Stored and sent as plain JSON: what the client gets is exactly what was stored.
@@ -74,10 +80,27 @@ def clean(verb: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
         "level": str(level),
         "category": category,
         "data": data,
+        "group_key": group_key,
     }
     for name in RELATED:
         columns.update(_related(name, fields.get(name)))
+    if group_key and "actor" in columns:
+        columns["actors"] = [actor_entry(columns["actor"], columns["actor_display"])]
     return columns
+
+
+def actor_entry(actor: models.Model, display: str) -> dict[str, str]:
+    """One entry of a grouped notification's ``actors``: the protocol's ``{"id", "display"}``."""
+    return {"id": str(actor.pk), "display": display}
+
+
+def merge_actors(actors: Any, newest: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A group's actors after one more event by ``newest`` (0 or 1 entry): newest first, each once."""
+    if not newest:
+        return list(actors or [])
+    ids = {entry["id"] for entry in newest}
+    older = [a for a in actors or [] if isinstance(a, dict) and a.get("id") not in ids]
+    return (newest + older)[: constants.GROUP_ACTORS]
 
 
 def clean_url(url: Any) -> str:

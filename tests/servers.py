@@ -37,15 +37,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from notifications.layers import redis_channel_layer
+from tests.processes import HOST, free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def redis_layer_config(redis_url: str, **options: Any) -> dict[str, Any]:
@@ -235,21 +229,6 @@ def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
-def _wait_listening(server: DaphneServer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {server.process.returncode}:\n{server.log()}")
-        try:
-            with socket.create_connection((server.host, server.port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(
-        f"daphne did not listen on port {server.port} in {timeout} s:\n{server.log()}"
-    )
-
-
 @contextmanager
 def daphne_server(
     redis_url: str,
@@ -277,7 +256,7 @@ def daphne_server(
         )
     server = DaphneServer(port=port, process=process, log_path=log_path, env=full_env)
     try:
-        _wait_listening(server, startup_timeout)
+        wait_listening(process, port, startup_timeout, server.log)
         yield server
     finally:
         process.terminate()

@@ -445,7 +445,7 @@ def test_send_notification_uses_the_admin_form_layout(admin_client: Client, alic
     assert '<fieldset class="module aligned ' in page
     assert 'class="errornote"' in page
     rows = form_rows(page)
-    assert list(rows) == ["title", "body", "url", "level"]
+    assert list(rows) == ["title", "body", "url", "level", "group_key"]
     # The error sits in the title's own row; the other rows have none.
     assert has_errors_class(rows["title"]) and 'class="errorlist"' in rows["title"]
     assert all("errorlist" not in rows[name] for name in ("body", "url", "level"))
@@ -519,7 +519,7 @@ def test_broadcast_uses_the_admin_form_layout(admin_client: Client, db: None) ->
     assert page.count('<fieldset class="module aligned ') == 2
     assert re.findall(r'class="fieldset-heading">([^<]+)<', page) == ["Recipients", "Message"]
     rows = form_rows(page)
-    assert list(rows) == ["audience", "group", "title", "body", "url", "level"]
+    assert list(rows) == ["audience", "group", "title", "body", "url", "level", "group_key"]
     assert has_errors_class(rows["group"]) and "Choose the group to notify." in rows["group"]
     assert all("errorlist" not in rows[name] for name in ("audience", "title", "body", "url"))
     assert 'class="errornote"' in page

@@ -31,7 +31,7 @@ from notifications import (
 from notifications.exceptions import NotificationNotFound
 from notifications.layers import redis_channel_layer
 from notifications.models import InboxState, Notification
-from tests.conftest import free_port, make_user
+from tests.conftest import free_port, make_user, make_users
 from tests.testapp.models import Article
 
 User = get_user_model()
@@ -54,10 +54,6 @@ def seqs(user: Any) -> list[int]:
     return list(
         Notification.objects.filter(recipient=user).order_by("seq").values_list("seq", flat=True)
     )
-
-
-def make_users(n: int, prefix: str = "u") -> list[Any]:
-    return User.objects.bulk_create([User(username=f"{prefix}{i}") for i in range(n)])
 
 
 # Recipients

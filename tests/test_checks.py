@@ -404,11 +404,25 @@ def test_checks_are_registered(good: Any) -> None:
 
 @pytest.mark.parametrize("settings_module", ["tests.settings", "project.settings"])
 def test_an_in_memory_layer_never_imports_redis(settings_module: str) -> None:
+    # Start-up and checks, the ASGI application (consumer, transport), the URLconf (views), and a
+    # notification created, delivered and listed over HTTP.
     script = (
         "import sys, django\n"
+        "from django.conf import settings\n"
         "from django.core.management import call_command\n"
+        "from django.utils.module_loading import import_string\n"
         "django.setup()\n"
         "call_command('check')\n"
+        "import_string(settings.ASGI_APPLICATION)\n"
+        "call_command('migrate', verbosity=0)\n"
+        "from django.contrib.auth import get_user_model\n"
+        "from django.test import Client\n"
+        "from notifications import notify\n"
+        "user = get_user_model().objects.create(username='alice')\n"
+        "notify(user, 'said hello')\n"
+        "client = Client(HTTP_HOST='localhost')\n"
+        "client.force_login(user)\n"
+        "assert client.get('/notifications/api/').json()['results'], 'not listed'\n"
         "print('redis' in sys.modules, 'channels_redis' in sys.modules)\n"
     )
     env = {
@@ -416,7 +430,11 @@ def test_an_in_memory_layer_never_imports_redis(settings_module: str) -> None:
         for k, v in os.environ.items()
         if not k.startswith(("NOTIFICATIONS_TEST_", "REDIS_", "DJANGO_"))
     }
-    env |= {"DJANGO_SETTINGS_MODULE": settings_module, "DJANGO_DEBUG": "0"}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": "sqlite://:memory:",
+    }
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,

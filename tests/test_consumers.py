@@ -498,10 +498,10 @@ def short_group_expiry(request: pytest.FixtureRequest, settings: Any) -> int:
         settings.NOTIFICATIONS = {"TRANSPORT": "layer"}
     if request.param.startswith("redis"):
         redis_url = request.getfixturevalue("redis_url")
-        from tests.conftest import _flush
+        from tests.conftest import delete_redis_keys
         from tests.servers import redis_layer_config
 
-        _flush(redis_url)
+        delete_redis_keys(redis_url)
         settings.CHANNEL_LAYERS = {"default": redis_layer_config(redis_url, group_expiry=expiry)}
     else:
         settings.CHANNEL_LAYERS = {

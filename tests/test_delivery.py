@@ -20,16 +20,10 @@ from django.db import connections
 
 from notifications import anotify, delivery, notify, protocol, transport
 from notifications.models import Notification
-from tests.conftest import free_port, make_user
+from tests.conftest import free_port, make_user, make_users
 from tests.servers import counting_redis_connections, redis_layer_config
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def make_users(count: int) -> list[Any]:
-    user_model = get_user_model()
-    user_model.objects.bulk_create(user_model(username=f"user{i}") for i in range(count))
-    return list(user_model.objects.order_by("pk"))
 
 
 class SendSpy:

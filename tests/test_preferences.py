@@ -16,7 +16,7 @@ from notifications.conf import app_settings
 from notifications.exceptions import InvalidPreferences
 from notifications.models import Notification, Preference
 from tests import servers
-from tests.conftest import make_user
+from tests.conftest import make_user, make_users
 
 User = get_user_model()
 
@@ -37,10 +37,6 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[delivery.Message]:
     messages: list[delivery.Message] = []
     monkeypatch.setattr(delivery, "send", lambda batch: messages.extend(batch))
     return messages
-
-
-def make_users(n: int, prefix: str = "u") -> list[Any]:
-    return list(User.objects.bulk_create([User(username=f"{prefix}{i}") for i in range(n)]))
 
 
 # wanted()

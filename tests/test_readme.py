@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
-from tests import servers
-from tests.conftest import REDIS_PREFIX
+from tests import processes, servers
+from tests.conftest import REDIS_PREFIX, delete_redis_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -203,19 +203,7 @@ def new_project(redis_url: str) -> Iterator[tuple[Path, Path, dict[str, str]]]:
         yield site, python, env
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        _delete_keys(redis_url, f"{REDIS_PREFIX}readme")
-
-
-def _delete_keys(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+        delete_redis_keys(redis_url, f"{REDIS_PREFIX}readme")
 
 
 def _manage_command(line: str, python: Path) -> list[str]:
@@ -250,15 +238,10 @@ def served(new_project: tuple[Path, Path, dict[str, str]]) -> Iterator[Any]:
         )
     server = servers.DaphneServer(port=port, process=process, log_path=log_path, env=env)
     try:
-        servers._wait_listening(server, 30)
+        processes.wait_listening(process, port, 30, server.log)
         yield server, site, python, env
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        processes.stop(process)
 
 
 def test_the_readme_install_steps_work_in_a_new_project(served: Any) -> None:

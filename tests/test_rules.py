@@ -24,6 +24,7 @@ from tests.testapp.models import Article, Project
 User = get_user_model()
 
 Rule = Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]]
+Watch = Callable[..., list[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -42,6 +43,19 @@ def rule() -> Iterator[Rule]:
     yield register
     for handler in made:
         registry.unregister(handler)
+
+
+@pytest.fixture
+def watch_updates(rule: Rule) -> Watch:
+    """watch_updates(**notify_on options) -> the list an `updated` rule on Project appends each
+    save's changes to. Register it before the instance is created or loaded, as a rule would be."""
+
+    def watch(**options: Any) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        rule(Project, "updated", **options)(lambda p, changes: seen.append(changes))
+        return seen
+
+    return watch
 
 
 def titles(user: Any) -> list[str]:
@@ -138,10 +152,9 @@ def test_a_save_without_changes_runs_no_updated_rule(
 
 
 def test_fields_limits_updated_rules(
-    rule: Rule, alice: Any, django_capture_on_commit_callbacks: Any
+    watch_updates: Watch, alice: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    seen: list[dict[str, Any]] = []
-    rule(Project, "updated", fields=["status"])(lambda p, changes: seen.append(changes))
+    seen = watch_updates(fields=["status"])
     project = Project.objects.create(name="Apollo", owner=alice)
     with django_capture_on_commit_callbacks(execute=True):
         project.name = "Renamed"
@@ -154,10 +167,9 @@ def test_fields_limits_updated_rules(
 
 
 def test_foreign_keys_are_tracked_by_id_and_named_either_way(
-    rule: Rule, alice: Any, bob: Any, django_capture_on_commit_callbacks: Any
+    watch_updates: Watch, alice: Any, bob: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    seen: list[dict[str, Any]] = []
-    rule(Project, "updated", fields=["owner_id"])(lambda p, changes: seen.append(changes))
+    seen = watch_updates(fields=["owner_id"])
     project = Project.objects.create(name="Apollo", owner=alice)
     project.owner = bob
     with django_capture_on_commit_callbacks(execute=True):
@@ -166,10 +178,9 @@ def test_foreign_keys_are_tracked_by_id_and_named_either_way(
 
 
 def test_the_loaded_values_move_on_after_each_save(
-    rule: Rule, alice: Any, django_capture_on_commit_callbacks: Any
+    watch_updates: Watch, alice: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    seen: list[dict[str, Any]] = []
-    rule(Project, "updated", fields=["status"])(lambda p, changes: seen.append(changes))
+    seen = watch_updates(fields=["status"])
     project = Project.objects.create(name="Apollo", owner=alice)
     with django_capture_on_commit_callbacks(execute=True):
         for status in ["review", "review", "closed"]:
@@ -179,10 +190,9 @@ def test_the_loaded_values_move_on_after_each_save(
 
 
 def test_in_place_changes_of_json_values_are_detected(
-    rule: Rule, alice: Any, django_capture_on_commit_callbacks: Any
+    watch_updates: Watch, alice: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    seen: list[dict[str, Any]] = []
-    rule(Project, "updated", fields=["settings"])(lambda p, changes: seen.append(changes))
+    seen = watch_updates(fields=["settings"])
     project = Project.objects.create(name="Apollo", owner=alice, settings={"a": 1})
     project = Project.objects.get(pk=project.pk)
     project.settings["a"] = 2
@@ -192,10 +202,9 @@ def test_in_place_changes_of_json_values_are_detected(
 
 
 def test_update_fields_limits_the_changes_to_what_was_saved(
-    rule: Rule, alice: Any, django_capture_on_commit_callbacks: Any
+    watch_updates: Watch, alice: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    seen: list[dict[str, Any]] = []
-    rule(Project, "updated")(lambda p, changes: seen.append(changes))
+    seen = watch_updates()
     project = Project.objects.create(name="Apollo", owner=alice)
     project.name = "Not saved"
     project.status = "closed"
@@ -205,10 +214,9 @@ def test_update_fields_limits_the_changes_to_what_was_saved(
 
 
 def test_deferred_fields_are_not_tracked_and_cost_no_query(
-    rule: Rule, alice: Any, django_capture_on_commit_callbacks: Any
+    watch_updates: Watch, alice: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    seen: list[dict[str, Any]] = []
-    rule(Project, "updated")(lambda p, changes: seen.append(changes))
+    seen = watch_updates()
     Project.objects.create(name="Apollo", owner=alice)
     project = Project.objects.only("pk", "status").get()
     project.status = "closed"

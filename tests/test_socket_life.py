@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from notifications import delivery, notify, protocol
 from tests import servers
-from tests.conftest import REDIS_PREFIX, make_user
+from tests.conftest import REDIS_PREFIX, make_user, make_users
 
 pytestmark = [pytest.mark.redis]
 
@@ -82,12 +82,6 @@ def wait_held(server: servers.DaphneServer, expected: dict[str, int], timeout: f
         if time.monotonic() > deadline:
             raise AssertionError(f"after {timeout} s the process holds {held}, not {expected}")
         time.sleep(0.1)
-
-
-def make_users(count: int) -> list[Any]:
-    model = get_user_model()
-    model.objects.bulk_create(model(username=f"user{i}") for i in range(count))
-    return list(model.objects.filter(username__startswith="user").order_by("pk"))
 
 
 def group_members(redis_url: str, users: list[Any]) -> dict[str, set[str]]:

@@ -304,6 +304,89 @@ def test_concurrent_wakes_and_notifies_keep_seqs_gapless_and_counts_exact() -> N
     counts_are_exact()
 
 
+# Grouped notifications (notify(group_key=...)) and the states
+
+KEY = "post:42:comments"
+
+
+@pytest.mark.parametrize("leave", ["archive", "snooze"])
+def test_a_group_collapses_only_into_a_notification_in_the_inbox(alice: Any, leave: str) -> None:
+    first = notify(alice, "commented", group_key=KEY)[0]
+    if leave == "archive":
+        api.archive(alice, [first.pk])
+    else:
+        api.snooze(alice, [first.pk], later(hours=1))
+    second = notify(alice, "commented", group_key=KEY)[0]
+    assert second.pk != first.pk and second.group_count == 1
+    assert Notification.objects.get(pk=first.pk).group_count == 1
+    assert counts(alice) == (1, 1)
+    counts_are_exact()
+
+
+def test_a_woken_group_takes_the_next_events(alice: Any) -> None:
+    first = notify(alice, "commented", group_key=KEY)[0]
+    until = later(hours=1)
+    api.snooze(alice, [first.pk], until)
+    second = notify(alice, "commented", group_key=KEY)[0]
+    api.wake_snoozed(now=until)
+    # Two unread groups in the inbox: the next event collapses into the newest, the woken one.
+    assert notify(alice, "commented", group_key=KEY)[0].pk == first.pk
+    assert Notification.objects.get(pk=second.pk).group_count == 1
+    assert counts(alice) == (2, 2)
+    counts_are_exact()
+
+
+def test_a_collapse_into_a_seen_notification_makes_it_unseen_again(alice: Any, sent: Any) -> None:
+    first = notify(alice, "commented", group_key=KEY)[0]
+    api.mark_seen(alice, [first.pk])
+    assert counts(alice) == (1, 0)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        again = notify(alice, "commented", group_key=KEY)[0]
+    assert again.pk == first.pk and again.seen_at is None
+    assert Notification.objects.get(pk=first.pk).seen_at is None
+    assert counts(alice) == (1, 1)  # new to the user again, still one unread group
+    pushed = frames(sent, alice)[-1]["notification"]
+    assert (pushed["id"], pushed["group_count"], pushed["read"], pushed["seen"]) == (
+        first.pk,
+        2,
+        False,
+        False,
+    )
+    notify(alice, "commented", group_key=KEY)  # into an unseen one: nothing more to count
+    assert counts(alice) == (1, 1)
+    counts_are_exact()
+
+
+@pytest.mark.parametrize("upsert", [True, False])
+def test_one_grouped_notify_counts_each_recipient_by_what_it_had(
+    upsert: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+
+    from tests.conftest import make_user
+
+    if not upsert:
+        # MySQL's path: the inbox rows are created, locked, advanced without INSERT ... ON CONFLICT.
+        monkeypatch.setattr(
+            type(connection.features), "supports_update_conflicts_with_target", False
+        )
+    seen, unseen, archived, fresh = (make_user(n) for n in ("seen", "unseen", "archived", "fresh"))
+    groups = {u.pk: notify(u, "commented", group_key=KEY)[0].pk for u in (seen, unseen, archived)}
+    api.mark_seen(seen, [groups[seen.pk]])
+    api.archive(archived, [groups[archived.pk]])
+    created = {
+        n.recipient_id: n for n in notify([seen, unseen, archived, fresh], "c", group_key=KEY)
+    }
+    assert {pk: (n.pk == groups.get(pk), n.group_count) for pk, n in created.items()} == {
+        seen.pk: (True, 2),
+        unseen.pk: (True, 2),
+        archived.pk: (False, 1),
+        fresh.pk: (False, 1),
+    }
+    assert [counts(u) for u in (seen, unseen, archived, fresh)] == [(1, 1)] * 4
+    counts_are_exact()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_counts_existing_notifications_as_seen() -> None:
     from django.db import connection
@@ -315,11 +398,11 @@ def test_the_migration_counts_existing_notifications_as_seen() -> None:
     ids = make(alice, 2)
     api.mark_read(alice, ids[:1])
     executor = MigrationExecutor(connection)
-    executor.migrate([("notifications", "0005_push")])
+    executor.migrate([("notifications", "0006_grouping")])
     try:
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
-        executor.migrate([("notifications", "0006_states")])
+        executor.migrate([("notifications", "0007_states")])
     finally:
         call_command("migrate", "notifications", verbosity=0)
     seen = dict(Notification.objects.values_list("pk", "seen_at"))

@@ -19,6 +19,7 @@ from notifications.templatetags.notifications import (
     notification_badge,
     safe_href,
 )
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +111,9 @@ def between(html: str, start: str, end: str) -> str:
 
 
 def test_a_rendered_item_and_the_template_the_client_fills_are_one_markup(alice: Any) -> None:
-    notify(alice, "x", title="T", body="B", url="/x/")
+    # Every optional part present: a body, and the actors of a group.
+    for name in ("ann", "bob"):
+        notify(alice, "x", title="T", body="B", url="/x/", actor=make_user(name), group_key="k")
     bell = render("{% notifications_bell %}", user=alice)
     item = between(bell, '<li class="notifications-item', "</li>")
     template = between(

@@ -15,22 +15,15 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels_redis.utils import _consistent_hash
-from django.contrib.auth import get_user_model
 
 from notifications import anotify, delivery, notify, protocol, transport
 from notifications.consumers import NotificationConsumer
 from notifications.testing import connect, receive_frame
 from project.asgi import application
 from tests import servers
-from tests.conftest import make_user
+from tests.conftest import make_user, make_users
 
 pytestmark = [pytest.mark.redis]
-
-
-def make_users(count: int) -> list[Any]:
-    user_model = get_user_model()
-    user_model.objects.bulk_create(user_model(username=f"user{i}") for i in range(count))
-    return list(user_model.objects.filter(username__startswith="user").order_by("pk"))
 
 
 def server_settings(**values: Any) -> dict[str, str]:

@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 import redis
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from notifications import anotify, delivery, notify
 from tests import servers
-from tests.conftest import make_user
+from tests.conftest import make_user, make_users
 
 pytestmark = [pytest.mark.redis]
 
@@ -65,12 +64,6 @@ def test_single_notify_calls_open_a_bounded_number_of_redis_connections(
     finally:
         client.close()
     assert 1 <= len(ours) <= 2  # Redis's view: the same few connections, kept open for reuse
-
-
-def make_users(count: int) -> list[Any]:
-    user_model = get_user_model()
-    user_model.objects.bulk_create(user_model(username=f"burst{i}") for i in range(count))
-    return list(user_model.objects.filter(username__startswith="burst").order_by("pk"))
 
 
 @pytest.mark.slow

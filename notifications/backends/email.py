@@ -64,7 +64,10 @@ def _queue(notification_pks: list[int], category: str, using: str) -> None:
         f"{notification}.{column(source, 'created_at')}, %s "
         f"FROM {notification} JOIN {qn(user.db_table)} ON {user_pk} = {recipient} "
         f"WHERE {notification}.{column(source, 'id')} IN "
-        f"({', '.join(['%s'] * len(notification_pks))}) AND {wanted}"
+        f"({', '.join(['%s'] * len(notification_pks))}) AND {wanted} "
+        # A grouped notification that collapsed while its digest was still pending stays queued once.
+        f"AND NOT EXISTS (SELECT 1 FROM {qn(pending.db_table)} AS queued "
+        f"WHERE queued.{column(pending, 'notification')} = {notification}.{column(source, 'id')})"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, ["", *notification_pks, *wanted_params])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import connections, models
 
-from notifications.compat.convert import ARCHIVE, ORDER_INDEX, TABLE
+from notifications.compat.survey import ARCHIVE, ORDER_INDEX, TABLE
 
 #: django-notifications-hq's migrations (1.6 to 1.8.3): the rollback keeps their records.
 HQ_MIGRATIONS = (

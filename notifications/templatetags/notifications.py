@@ -24,8 +24,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from notifications import api, protocol, validation
+from notifications import api, constants, protocol, validation
 from notifications.conf import app_settings
 from notifications.exceptions import InvalidNotification
 from notifications.models import Notification
@@ -74,6 +75,44 @@ def notification_age(created: object) -> str:
     if seconds < WEEK:
         return _("%(time)s ago") % {"time": timesince(created, now, depth=1)}
     return date_format(timezone.localtime(created), "SHORT_DATE_FORMAT")
+
+
+@register.filter(name="notification_actors")
+def notification_actors(n: object) -> str:
+    """Who a grouped notification is from: "ann and bob", "ann, bob and 3 others" ("" below two).
+
+    ``n`` is a Notification or a protocol payload. The actors are distinct and at most
+    GROUP_ACTORS are kept: when the list is full and the group had more events, the others are
+    "at least" those kept. render.js's actorNames() says the same.
+    """
+    actors = n.get("actors") if isinstance(n, dict) else getattr(n, "actors", None)
+    count = n.get("group_count", 1) if isinstance(n, dict) else getattr(n, "group_count", 1)
+    if not isinstance(actors, list):
+        return ""
+    names = [str(a.get("display", "")) for a in actors if isinstance(a, dict)]
+    if len(names) < 2:
+        return ""  # the title names the one actor
+    if len(names) == 2:
+        return _("%(first)s and %(second)s") % {"first": names[0], "second": names[1]}
+    others = len(names) - 2
+    values = {"first": names[0], "second": names[1], "count": others}
+    if len(names) >= constants.GROUP_ACTORS and isinstance(count, int) and count > len(names):
+        return (
+            ngettext(
+                "%(first)s, %(second)s and at least %(count)s other",
+                "%(first)s, %(second)s and at least %(count)s others",
+                others,
+            )
+            % values
+        )
+    return (
+        ngettext(
+            "%(first)s, %(second)s and %(count)s other",
+            "%(first)s, %(second)s and %(count)s others",
+            others,
+        )
+        % values
+    )
 
 
 @register.filter(name="notification_badge")
@@ -133,6 +172,7 @@ _PLACEHOLDER: dict[str, Any] = {
     "href": "",
     "created_at": "",
     "snoozed_until": None,
+    "actors": [],
 }
 
 

@@ -10,7 +10,11 @@ from project.demo.models import Comment, Post
 
 @notify_on(Comment, "created")
 def comment_posted(comment: Comment) -> dict[str, Any]:
-    """A comment notifies the post's author (not when they comment on their own post)."""
+    """A comment notifies the post's author (not when they comment on their own post).
+
+    The comments on one post collapse into one notification while it is unread: "bob, carol and 2
+    others" over the newest comment.
+    """
     post = comment.post
     return {
         "recipients": post.author,
@@ -22,6 +26,7 @@ def comment_posted(comment: Comment) -> dict[str, Any]:
         "body": comment.body[:200],
         "url": post.get_absolute_url(),
         "category": "comments",
+        "group_key": f"post:{post.pk}:comments",
     }
 
 

@@ -15,12 +15,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +26,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests import servers
+from tests import processes, servers
+from tests.conftest import make_user
 
 CI = os.environ.get("CI") == "true"
 CHROMIUM = "/usr/bin/chromium"
@@ -94,26 +92,12 @@ class Daphne:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daphne exited: {self.log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("daphne did not start listening")
+        processes.wait_listening(self.proc, self.port, 20, lambda: self.log.read_text()[-2000:])
 
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        processes.stop(self.proc)
         self.proc = None
 
     def sockets(self) -> dict[str, int]:
@@ -134,14 +118,30 @@ _failed = pytest.StashKey[bool]()
 
 
 @pytest.fixture
+def alice(transactional_db: None) -> Any:
+    """alice, committed: the daphne subprocess reads her from the database."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def server_settings() -> dict[str, Any]:
+    """NOTIFICATIONS keys the e2e daphne adds to tests/settings.py's; a test module overrides it."""
+    return {}
+
+
+@pytest.fixture
 def server(
     request: pytest.FixtureRequest,
     transactional_db: None,
     live_redis_layer: dict[str, Any],
     redis_url: str,
+    server_settings: dict[str, Any],
 ) -> Iterator[Daphne]:
     """daphne on the test database, sharing the (flushed) Redis channel layer with this process."""
-    env = servers.subprocess_env(redis_url)
+    extra = (
+        {"NOTIFICATIONS_TEST_SETTINGS": json.dumps(server_settings)} if server_settings else None
+    )
+    env = servers.subprocess_env(redis_url, extra=extra)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     daphne = Daphne(env)
     daphne.start()

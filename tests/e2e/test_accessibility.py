@@ -27,11 +27,6 @@ def axe() -> Any:
     return Axe()
 
 
-@pytest.fixture
-def alice(transactional_db: None) -> Any:
-    return make_user("alice")
-
-
 def serious(axe: Any, page: Any) -> list[str]:
     """The serious and critical violations on the page, one line each with the elements concerned."""
     results = axe.run(page)

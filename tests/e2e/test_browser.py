@@ -84,11 +84,6 @@ def wait_until(check: Callable[[], bool], page: Any = None, timeout: float = 10.
     raise AssertionError("condition not met in time")
 
 
-@pytest.fixture
-def alice(transactional_db: None) -> Any:
-    return make_user("alice")
-
-
 def test_live_notification_updates_badge_and_shows_toast(
     login: Any, alice: Any, redis_url: str
 ) -> None:

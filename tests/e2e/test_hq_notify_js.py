@@ -11,7 +11,6 @@ from django.template import engines
 from django.test import RequestFactory
 
 from notifications import api, notify
-from tests.conftest import make_user
 from tests.e2e.test_browser import open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -19,11 +18,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 HQ_MARKUP = """
 document.body.insertAdjacentHTML("beforeend", %s);
 """
-
-
-@pytest.fixture
-def alice(transactional_db: None) -> Any:
-    return make_user("alice")
 
 
 def _hq_tags(user: Any) -> tuple[str, str]:

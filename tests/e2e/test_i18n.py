@@ -9,16 +9,10 @@ from typing import Any
 import pytest
 
 from notifications import notify
-from tests.conftest import make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 OPEN = "window.notifications && window.notifications.state === 'open'"
-
-
-@pytest.fixture
-def alice(transactional_db: None) -> Any:
-    return make_user("alice")
 
 
 def test_the_list_page_and_the_live_client_speak_french(login: Any, alice: Any) -> None:

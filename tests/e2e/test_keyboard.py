@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from notifications import notify
-from tests.conftest import make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -23,11 +22,6 @@ FOCUSED = """() => {
     if (el.hasAttribute("data-notifications-mark-all")) return "mark all read";
     return el.outerHTML;
 }"""
-
-
-@pytest.fixture
-def alice(transactional_db: None) -> Any:
-    return make_user("alice")
 
 
 def bell_page(login: Any, user: Any) -> Any:

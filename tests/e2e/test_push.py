@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,9 +24,8 @@ import pytest
 from notifications import notify
 from notifications.models import Notification, PushSubscription
 from notifications.webpush import encode_payload, payload
-from tests import servers
 from tests.conftest import make_user
-from tests.e2e.conftest import Daphne, _failed
+from tests.e2e.conftest import Daphne
 from tests.e2e.test_browser import open_page
 from tests.push_service import Browser
 from tests.test_webpush import VAPID
@@ -61,24 +60,9 @@ STUB_PUSH_MANAGER = """
 
 
 @pytest.fixture
-def server(
-    request: pytest.FixtureRequest,
-    transactional_db: None,
-    live_redis_layer: dict[str, Any],
-    redis_url: str,
-) -> Iterator[Daphne]:
-    """The e2e daphne (tests/e2e/conftest.py), with VAPID keys: Web Push on."""
-    env = servers.subprocess_env(
-        redis_url, extra={"NOTIFICATIONS_TEST_SETTINGS": json.dumps({"WEB_PUSH": WEB_PUSH})}
-    )
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    daphne = Daphne(env)
-    daphne.start()
-    yield daphne
-    daphne.stop()
-    if request.node.stash.get(_failed, False):
-        print(f"--- daphne log ---\n{daphne.log.read_text(errors='replace')[-6000:]}")
-    daphne.log.unlink(missing_ok=True)
+def server_settings() -> dict[str, Any]:
+    """The e2e daphne (tests/e2e/conftest.py) with VAPID keys: Web Push on."""
+    return {"WEB_PUSH": WEB_PUSH}
 
 
 def wait_until(check: Callable[[], bool], page: Any, timeout: float = 15.0) -> None:

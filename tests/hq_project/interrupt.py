@@ -6,9 +6,9 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from notifications.compat import convert  # noqa: E402
+from notifications.compat.copier import Copier  # noqa: E402
 
-batches = convert._Copier.batches
+batches = Copier.batches
 
 
 def two_then_crash(self, size):
@@ -18,5 +18,5 @@ def two_then_crash(self, size):
         yield copied
 
 
-convert._Copier.batches = two_then_crash
+Copier.batches = two_then_crash
 call_command("migrate", verbosity=0)

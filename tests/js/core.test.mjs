@@ -100,6 +100,17 @@ describe("SeqTracker", () => {
     assert.equal(tracker.highest, 7);
   });
 
+  it("settles the holes of a replay once it reaches the welcome's last_seq, without a sync", () => {
+    // seq 2 was a grouped notification that moved to seq 4; seq 3 was deleted.
+    const tracker = new SeqTracker(1);
+    tracker.expectReplay(5);
+    assert.deepEqual(tracker.accept(4), { fresh: true, sync: null });
+    assert.deepEqual(tracker.accept(5), { fresh: true, sync: null });
+    assert.equal(tracker.since, 5);
+    assert.equal(tracker.hasGap, false);
+    assert.deepEqual(tracker.accept(7), { fresh: true, sync: 5 }, "a later gap is asked for again");
+  });
+
   it("fills the gap from the replay and shows each seq once", () => {
     const tracker = new SeqTracker(3);
     tracker.accept(6);
@@ -313,5 +324,44 @@ describe("formatTime", () => {
     assert.equal(formatTime("2026-10-01T12:00:00Z", now, "en"), new Date("2026-10-01T12:00:00Z").toLocaleDateString("en"));
     assert.equal(formatTime("not a date", now, "en"), "");
     assert.equal(formatTime(undefined, now, "en"), "");
+  });
+});
+
+describe("NotificationStore and grouped notifications", () => {
+  const g = (id, seq, count, read = false) => ({ id, seq, read, group_key: "k", group_count: count });
+
+  it("replaces the item with the same id by the collapsed one, on top, without counting it again", () => {
+    const store = new NotificationStore({ unreadCount: 0, countedThrough: 0 });
+    store.add(g(1, 1, 1));
+    store.add({ id: 2, seq: 2, read: false });
+    store.add(g(1, 3, 2));
+    assert.deepEqual(store.items.map((item) => [item.id, item.seq, item.group_count ?? null]), [
+      [1, 3, 2],
+      [2, 2, null],
+    ]);
+    assert.equal(store.unreadCount, 2, "one per group, not per event");
+    store.insert(g(1, 1, 1));
+    assert.equal(store.items[0].seq, 3, "an older state never replaces a newer one");
+  });
+
+  it("counts a group that started while it was not in the list", () => {
+    const store = new NotificationStore({ unreadCount: 0, countedThrough: 0 });
+    store.add(g(7, 1, 1));
+    store.setRead([7], true, 0);
+    store.add(g(8, 2, 1));
+    assert.equal(store.unreadCount, 1);
+  });
+
+  it("counts a collapse into a seen group as unseen again, and into an unseen one not at all", () => {
+    const store = new NotificationStore({ unreadCount: 0, unseenCount: 0, countedThrough: 0 });
+    store.add({ ...g(1, 1, 1), seen: false });
+    store.setSeen([1], 0);
+    store.add({ ...g(1, 2, 2), seen: false });
+    assert.deepEqual([store.unreadCount, store.unseenCount], [1, 1], "the dropdown had shown it: new again");
+    store.add({ ...g(1, 3, 3), seen: false });
+    assert.deepEqual([store.unreadCount, store.unseenCount], [1, 1]);
+    store.add({ ...g(9, 4, 5), seen: false });
+    assert.deepEqual([store.unreadCount, store.unseenCount], [1, 1], "a group further down was counted already");
+    assert.deepEqual(store.unseenIds(), [9, 1]);
   });
 });

@@ -45,3 +45,17 @@ describe("render.js", () => {
     );
   });
 });
+
+describe("actorNames", () => {
+  const people = (n) => Array.from({ length: n }, (_, i) => ({ id: String(i), display: `p${i}` }));
+
+  it("names two actors, then counts the others, exactly while the list holds every actor", async () => {
+    const { actorNames } = await import(`${JS}/render.js`);
+    assert.equal(actorNames({}), "");
+    assert.equal(actorNames({ actors: people(1), group_count: 3 }), "");
+    assert.equal(actorNames({ actors: people(2), group_count: 2 }), "p0 and p1");
+    assert.equal(actorNames({ actors: people(3), group_count: 9 }), "p0, p1 and 1 other");
+    assert.equal(actorNames({ actors: people(5), group_count: 5 }), "p0, p1 and 3 others");
+    assert.equal(actorNames({ actors: people(5), group_count: 8 }), "p0, p1 and at least 3 others");
+  });
+});

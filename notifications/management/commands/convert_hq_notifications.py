@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
-from notifications.compat import convert, rollback
+from notifications.compat import convert, rollback, survey
+from notifications.management.base import TranslatedHelpCommand
 from notifications.models import InboxState, Notification
 
 
-class Command(BaseCommand):
-    help = ""  # argparse needs a str, not a lazy string: see create_parser()
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        self.help = _(
-            "django-notifications-hq's data: --dry-run reports what `migrate` will convert; "
-            "--rollback puts hq's table back; --drop-archive deletes hq's old rows once you keep "
-            "ours."
-        )
-        return super().create_parser(prog_name, subcommand, **kwargs)
+class Command(TranslatedHelpCommand):
+    help_text = gettext_lazy(
+        "django-notifications-hq's data: --dry-run reports what `migrate` will convert; --rollback "
+        "puts hq's table back; --drop-archive deletes hq's old rows once you keep ours."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         action = parser.add_mutually_exclusive_group(required=True)
@@ -40,7 +36,7 @@ class Command(BaseCommand):
             "--drop-archive",
             action="store_true",
             help=_("Drop %(archive)s, hq's old rows (no rollback afterwards).")
-            % {"archive": convert.ARCHIVE},
+            % {"archive": survey.ARCHIVE},
         )
         parser.add_argument(
             "--force",
@@ -54,11 +50,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         using = options["database"]
-        report = convert.survey(using)
+        report = survey.survey(using)
         if options["dry_run"]:
             if options["batch_size"] < 1:
                 raise CommandError(_("--batch-size must be at least 1."))
-            for line in convert.describe(report, options["batch_size"]):
+            for line in survey.describe(report, options["batch_size"]):
                 self.stdout.write(line)
             return
         if report.state != "archived":
@@ -67,7 +63,7 @@ class Command(BaseCommand):
                     "There is no %(archive)s table: nothing was converted from "
                     "django-notifications-hq, or its archive was dropped."
                 )
-                % {"archive": convert.ARCHIVE}
+                % {"archive": survey.ARCHIVE}
             )
         if report.todo:
             raise CommandError(
@@ -82,7 +78,7 @@ class Command(BaseCommand):
             )
         if options["drop_archive"]:
             rollback.drop_archive(using)
-            self.stdout.write(_("Dropped %(archive)s.") % {"archive": convert.ARCHIVE})
+            self.stdout.write(_("Dropped %(archive)s.") % {"archive": survey.ARCHIVE})
             return
         newer = rollback.newer_than_archive(using)
         if newer and not options["force"]:
@@ -105,5 +101,5 @@ class Command(BaseCommand):
                 "they were. Now reinstall django-notifications-hq.",
                 report.rows,
             )
-            % {"table": convert.TABLE, "count": report.rows}
+            % {"table": survey.TABLE, "count": report.rows}
         )

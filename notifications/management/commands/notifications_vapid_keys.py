@@ -5,23 +5,22 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from notifications.management.base import TranslatedHelpCommand
 
 
 def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-class Command(BaseCommand):
-    help = ""  # argparse needs a str, not a lazy string: see create_parser()
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        self.help = _(
-            "Print a new VAPID key pair (P-256) for NOTIFICATIONS['WEB_PUSH']. Keep the private key "
-            "secret; changing the pair later makes every browser subscribe again."
-        )
-        return super().create_parser(prog_name, subcommand, **kwargs)
+class Command(TranslatedHelpCommand):
+    help_text = gettext_lazy(
+        "Print a new VAPID key pair (P-256) for NOTIFICATIONS['WEB_PUSH']. Keep the private key "
+        "secret; changing the pair later makes every browser subscribe again."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

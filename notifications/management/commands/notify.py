@@ -4,28 +4,25 @@ import sys
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from notifications import recipients as resolver
 from notifications import transport, validation
 from notifications.api import notify, notify_many
 from notifications.constants import Level
 from notifications.exceptions import NotificationsError
+from notifications.management.base import TranslatedHelpCommand
 
 
-class Command(BaseCommand):
-    help = ""  # argparse needs a str, not a lazy string: see create_parser()
+class Command(TranslatedHelpCommand):
+    help_text = gettext_lazy(
+        "Send a notification to users, by username, to the active members of a group with "
+        "--group, or to every active user with --all. --body - reads the body from standard "
+        "input."
+    )
     stealth_options = ("stdin",)
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        self.help = _(
-            "Send a notification to users, by username, to the active members of a group with "
-            "--group, or to every active user with --all. --body - reads the body from standard "
-            "input."
-        )
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("usernames", nargs="*", help=_("Recipients, by username."))
@@ -39,6 +36,11 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="")
         parser.add_argument("--level", default=Level.INFO, choices=Level.values)
         parser.add_argument("--category", default="")
+        parser.add_argument(
+            "--group-key",
+            default="",
+            help=_("Collapse into the recipient's unread notification with this key."),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         usernames: list[str] = options["usernames"]

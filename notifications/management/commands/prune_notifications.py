@@ -4,13 +4,14 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from notifications.api import delete_many
 from notifications.conf import app_settings
+from notifications.management.base import TranslatedHelpCommand
 from notifications.models import Notification
 
 
@@ -33,15 +34,11 @@ def _positive_int(value: str) -> int:
     return number
 
 
-class Command(BaseCommand):
-    help = ""  # argparse needs a str, not a lazy string: see create_parser()
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        self.help = _(
-            "Delete notifications older than DAYS days, in batches, keeping every unread count "
-            "exact (open sockets get a `deleted` frame). --read-only keeps the unread ones."
-        )
-        return super().create_parser(prog_name, subcommand, **kwargs)
+class Command(TranslatedHelpCommand):
+    help_text = gettext_lazy(
+        "Delete notifications older than DAYS days, in batches, keeping every unread count "
+        "exact (open sockets get a `deleted` frame). --read-only keeps the unread ones."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -2,23 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from notifications.digests import DigestReport, MailServerUnavailable, send_digests
+from notifications.management.base import TranslatedHelpCommand
 
 
-class Command(BaseCommand):
-    help = ""  # argparse needs a str, not a lazy string: see create_parser()
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        self.help = _(
-            "Email each user their unread notifications older than "
-            "NOTIFICATIONS['EMAIL_DIGEST_DELAY'] that were never emailed, one digest per user. Run "
-            "it from cron, every few minutes."
-        )
-        return super().create_parser(prog_name, subcommand, **kwargs)
+class Command(TranslatedHelpCommand):
+    help_text = gettext_lazy(
+        "Email each user their unread notifications older than NOTIFICATIONS['EMAIL_DIGEST_DELAY'] "
+        "that were never emailed, one digest per user. Run it from cron, every few minutes."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -271,6 +271,7 @@ export class NotificationsClient {
       case "welcome":
         this.store.setCount(frame.unread_count, frame.last_seq);
         this.store.setUnseen(frame.unseen_count);
+        this.tracker.expectReplay(frame.last_seq);
         this.render();
         if (this.tracker.hasGap) this.requestSync(this.tracker.retry());
         break;
@@ -349,7 +350,6 @@ export class NotificationsClient {
     if (!fresh) return;
     this.store.add(n);
     this.page?.add(n);
-    this.page?.woke(n);
     this.render();
     this.toasts?.show(n);
     this.dispatch("notifications:received", n);

@@ -35,6 +35,19 @@ export class SeqTracker {
     this.ahead = new Set();
     /** @type {number | null} the `since` a sync was last asked for */
     this.requested = null;
+    /** @type {number | null} the `last_seq` of the `welcome` whose replay is arriving */
+    this.replayThrough = null;
+  }
+
+  /**
+   * A `welcome` said that the replay after it holds every notification up to `lastSeq` that still exists.
+   * Meanwhile a gap asks for no `sync`; once a seq at or past it arrives, the gaps below are permanent
+   * (deleted notifications, or grouped ones that moved to a newer seq) and are settled.
+   * @param {number} lastSeq
+   */
+  expectReplay(lastSeq) {
+    const seq = Math.floor(Number(lastSeq));
+    this.replayThrough = Number.isFinite(seq) && seq > this.since ? seq : null;
   }
 
   /** True while some seq below the highest one seen is missing. */
@@ -56,17 +69,26 @@ export class SeqTracker {
   accept(seq) {
     if (!Number.isInteger(seq) || seq <= 0) return { fresh: false, sync: null };
     if (seq <= this.since || this.ahead.has(seq)) return { fresh: false, sync: null };
-    if (seq === this.since + 1) {
+    const inOrder = seq === this.since + 1;
+    if (inOrder) {
       this.since = seq;
       while (this.ahead.has(this.since + 1)) {
         this.since += 1;
         this.ahead.delete(this.since);
       }
+    } else {
+      this.ahead.add(seq);
+    }
+    if (this.replayThrough !== null && seq >= this.replayThrough) {
+      this.settle();
+      return { fresh: true, sync: null };
+    }
+    if (inOrder) {
       if (!this.hasGap) this.requested = null;
       return { fresh: true, sync: null };
     }
-    this.ahead.add(seq);
-    if (this.requested === this.since) return { fresh: true, sync: null };
+    // Mid-replay, a gap is a hole the replay skips: nothing to ask for.
+    if (this.replayThrough !== null || this.requested === this.since) return { fresh: true, sync: null };
     this.requested = this.since;
     return { fresh: true, sync: this.since };
   }
@@ -89,6 +111,7 @@ export class SeqTracker {
     this.since = this.highest;
     this.ahead.clear();
     this.requested = null;
+    this.replayThrough = null;
   }
 }
 
@@ -156,11 +179,15 @@ export function normalizeIds(ids) {
 }
 
 /**
- * What one tab knows: the latest notifications (newest first, at most `limit`) and the unread count.
+ * What one tab knows: the latest notifications (newest first, at most `limit`), the unread count and the
+ * unseen count.
  *
- * The unread count comes from the server (exact in every `welcome`, `read`, `unread`, `deleted` frame);
- * between those frames a fresh unread notification adds one, unless the count it was given already
- * included that seq (catch-up replays seqs that the `welcome` count covers).
+ * The counts come from the server (exact in every `welcome` and state-change frame); between those
+ * frames a fresh notification adds to them what it changed, unless the counts it was given already
+ * included that seq (catch-up replays seqs that the `welcome` counts cover). A new one adds one to each
+ * it is not (read, seen). A grouped notification that collapsed one more event (`group_count` above 1)
+ * was unread and counted already, and is unseen again: it adds one unseen if the item it replaces was
+ * seen. Such a notification keeps its id and gets a new seq: it replaces the item with that id.
  */
 export class NotificationStore {
   /**
@@ -205,22 +232,36 @@ export class NotificationStore {
    */
   add(notification) {
     if (this.counted.accept(notification.seq).fresh) {
-      if (!notification.read) this.unreadCount += 1;
-      if (!notification.seen) this.unseenCount += 1;
+      const before = this.items.find((item) => item.id === notification.id) ?? this.unshown(notification);
+      this.unreadCount += Number(!notification.read) - Number(!before.read);
+      this.unseenCount += Number(!notification.seen) - Number(!before.seen);
     }
     this.insert(notification);
   }
 
   /**
-   * Shows a notification; one with the id of an entry already shown replaces it (a snoozed notification
-   * that woke comes back with its id and a new seq).
+   * What a notification this tab does not show was before it arrived: not counted (a new one, or one
+   * that woke), or, for a grouped one that collapsed one more event (`group_count` above 1), an unread
+   * notification already counted, further down the inbox than the dropdown shows and so taken as unseen.
+   * (A grouped one that woke from a snooze looks the same; the next frame with counts corrects them.)
+   * @param {{group_count?: number}} notification
+   * @returns {{read: boolean, seen: boolean}}
+   */
+  unshown(notification) {
+    const collapsed = Number(notification.group_count) > 1;
+    return { read: !collapsed, seen: !collapsed };
+  }
+
+  /**
+   * Adds a notification, or replaces the item with its id when it is newer (a grouped one collapsed, or
+   * a snoozed one woke).
    * @param {{id: number, seq: number}} notification
    */
   insert(notification) {
     if (!notification) return;
-    const shown = this.items.find((item) => item.id === notification.id);
-    if (shown && shown.seq >= notification.seq) return;
-    this.items = this.items.filter((item) => item.id !== notification.id);
+    const current = this.items.find((item) => item.id === notification.id);
+    if (current && current.seq >= notification.seq) return;
+    if (current) this.items = this.items.filter((item) => item !== current);
     this.items.push({ ...notification });
     this.items.sort((a, b) => b.seq - a.seq);
     if (this.items.length > this.limit) this.items.length = this.limit;

@@ -52,10 +52,20 @@ export class ListPage {
     return this.root.dataset.view || "inbox";
   }
 
-  /** @param {any} n */
+  /**
+   * A new notification, a grouped one that collapsed or a snoozed one that woke (same id, newer seq):
+   * the inbox shows it at its place, replacing the item with its id; a woken one leaves the snoozed view.
+   * @param {any} n
+   */
   add(n) {
+    if (!this.list) return;
+    if (this.view === "snoozed") this.remove([n.id]);
     if (this.view !== "inbox") return;
-    if (!this.list || this.root.dataset.firstPage !== "true" || this.item(n.id)) return;
+    const current = this.item(n.id);
+    if (current && Number(current.getAttribute("data-seq")) >= n.seq) return;
+    current?.remove();
+    // Older pages show what was there when they loaded; the newest page takes what arrives.
+    if (this.root.dataset.firstPage !== "true") return;
     const li = renderNotification("entry", n);
     const next = Array.from(this.list.children).find((child) => Number(child.getAttribute("data-seq")) < n.seq);
     this.list.insertBefore(li, next ?? null);
@@ -87,19 +97,6 @@ export class ListPage {
   backInInbox(ids, notifications) {
     if (this.view === "archived") this.remove(ids);
     else for (const n of notifications) this.add(n);
-  }
-
-  /**
-   * A snoozed notification woke (it arrived again with a new seq): it leaves the snoozed view, and the
-   * inbox shows it at its new place.
-   * @param {any} n
-   */
-  woke(n) {
-    if (this.view === "snoozed") this.remove([n.id]);
-    else if (this.view === "inbox" && this.item(n.id)?.getAttribute("data-seq") !== String(n.seq)) {
-      this.item(n.id)?.remove();
-      this.add(n);
-    }
   }
 
   /** @param {number[]} ids */

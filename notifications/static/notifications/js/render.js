@@ -4,11 +4,12 @@
 //
 // Hooks inside a notification template (docs/client.md): the root element's first class is its block name
 // (`<block>--<level>` is set on it), `data-notifications-link` gets the safe href (or loses it),
-// `data-notifications-field="title|body|time"` gets the text (an empty body is removed),
+// `data-notifications-field="title|body|time|actors"` gets the text (an empty body or actors line is
+// removed),
 // `data-notifications-unread-only` is hidden once read, `input[name=ids]` gets the id.
 
 import { formatTime, safeHref } from "./core.js";
-import { gettext, pageLocale } from "./i18n.js";
+import { gettext, interpolate, ngettext, pageLocale } from "./i18n.js";
 
 const LEVELS = ["info", "success", "warning", "error"];
 
@@ -20,6 +21,30 @@ export function levelOf(level) {
 /** @param {any} n @returns {string} what a notification is called: its title, else its verb */
 export function titleOf(n) {
   return String(n.title || n.verb || gettext("Notification"));
+}
+
+/** The most actors a grouped notification keeps (constants.GROUP_ACTORS on the server). */
+const GROUP_ACTORS = 5;
+
+/**
+ * Who a grouped notification is from: "Ann and Bob", "Ann, Bob and 3 others"; "" below two actors (the
+ * title names the one). The words of the server's `notification_actors` filter, which renders the list page.
+ * @param {any} n a notification object of the protocol
+ * @returns {string}
+ */
+export function actorNames(n) {
+  const actors = Array.isArray(n?.actors) ? n.actors : [];
+  const names = actors.filter((a) => a && typeof a === "object").map((a) => String(a.display ?? ""));
+  if (names.length < 2) return "";
+  const [first, second] = names;
+  if (names.length === 2) return interpolate(gettext("%(first)s and %(second)s"), { first, second });
+  const count = names.length - 2;
+  // A full list of a group with more events: there may be more actors than it kept.
+  const more = names.length >= GROUP_ACTORS && Number(n.group_count) > names.length;
+  const format = more
+    ? ngettext("%(first)s, %(second)s and at least %(count)s other", "%(first)s, %(second)s and at least %(count)s others", count)
+    : ngettext("%(first)s, %(second)s and %(count)s other", "%(first)s, %(second)s and %(count)s others", count);
+  return interpolate(format, { first, second, count });
 }
 
 /** @param {string} name */
@@ -91,6 +116,11 @@ export function renderNotification(name, n) {
     if (kind === "title") field.textContent = title;
     else if (kind === "body" && n.body) field.textContent = String(n.body);
     else if (kind === "body") field.remove();
+    else if (kind === "actors") {
+      const names = actorNames(n);
+      if (names) field.textContent = names;
+      else field.remove();
+    }
     else if (kind === "time") {
       field.textContent = formatTime(n.created_at, Date.now(), pageLocale());
       if (n.created_at) field.setAttribute("datetime", String(n.created_at));
