@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -124,6 +124,22 @@ def _unsent_bytes(transport_: Any) -> int:
             total += int(getattr(transport_, "_tempDataLen", 0))
         transport_ = getattr(transport_, "transport", None)
     return total
+
+
+# What a socket reads from the database: unread count, last seq, (seq, frame)s to replay, reset?
+Loaded = tuple[int, int, list[tuple[int, str]], bool]
+
+
+def _read(user: Any, since: int | None) -> Loaded:
+    """The inbox (unread, last_seq) and the frames after `since`, or a reset past CATCH_UP_LIMIT."""
+    # The inbox first: every seq up to its last_seq is committed, so the rows read next hold them.
+    unread, last_seq = api.inbox(user)
+    if since is None or since > last_seq:
+        return unread, last_seq, [], since is not None
+    limit = app_settings.CATCH_UP_LIMIT
+    rows = api.since(user, since, limit + 1)
+    frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
+    return unread, last_seq, frames, len(rows) > limit
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -275,16 +291,6 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         return self.user.pk
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close()  # before accept: the handshake is refused with HTTP 403
-            return
-        self.user = user
-        self.group = protocol.user_group(user.pk)
-        presence.connected(user.pk)  # counted until _end(), which runs however the socket ends
-        self.counted = True
-        self.session = sessions.ref_from_scope(self.scope)
-        self.session_tag = None if self.session is None else protocol.session_tag(self.session.key)
         self.sent_seq = 0
         self.bucket = _TokenBucket(
             app_settings.RATE_LIMIT_PER_SECOND, app_settings.RATE_LIMIT_BURST
@@ -298,16 +304,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 since = protocol.parse_since(raw[-1])
             except protocol.ProtocolError as exc:
                 since_error = exc
-        # Join first, read the database second: whatever commits in between is in the read or
-        # arrives as a push (queued until the welcome and replay are sent), and pushes at or below
-        # sent_seq are dropped.
-        self.hub = transport.hub()
-        self.hub.join(self)
-        await self.hub.subscribed_for(self.group)
         try:
-            if self.channel_layer is not None:
-                await self._on_layer("group_add")
-            loaded = await database_sync_to_async(self._load)(since)
+            loaded = await self._open(since)
         except Exception as exc:
             # Redis or the database is down: refuse the handshake (HTTP 403) rather than accept a
             # socket that cannot be served; the client retries with backoff.
@@ -320,6 +318,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             )
             await self.close()
             return
+        if loaded is None:
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
         await self.accept()
         await self._send_loaded(loaded, welcome=True)  # `welcome` is always the first frame
         if since_error is not None:
@@ -328,6 +329,59 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._drain_soon()
         if self.channel_layer is not None:
             self.refresher = asyncio.create_task(self._refresh_membership())
+
+    async def _open(self, since: int | None) -> Loaded | None:
+        """Who the user is, the socket in its group, the inbox read; None if the user may not connect.
+
+        Whatever commits while the inbox is read is in the read or arrives as a push (queued until
+        the welcome and replay are sent), and pushes at or below sent_seq are dropped.
+        """
+        hub = transport.hub()
+        user = self.scope.get("user")
+        if isinstance(user, sessions.DeferredUser) and self.channel_layer is None:
+            # One trip to the database for the session, the user and the inbox. The group is known
+            # only after it: the hub keeps what it fans out meanwhile and hands this socket its
+            # group's share when it joins.
+            await hub.subscribed_to_all()
+            mark = hub.hold()
+            try:
+                user, loaded = await database_sync_to_async(self._authenticate_and_load)(since)
+            except BaseException:
+                hub.release(mark)
+                raise
+            if not self._admit(user):
+                hub.release(mark)
+                return None
+            self.hub = hub
+            hub.join(self, mark)
+            return cast(Loaded, loaded)
+        if isinstance(user, sessions.DeferredUser):
+            # The layer's group_add needs the group before the inbox read: a trip of its own.
+            user = await database_sync_to_async(sessions.authenticate)(self.scope)
+        if not self._admit(user):
+            return None
+        self.hub = hub
+        hub.join(self)  # first: see above
+        await hub.subscribed_for(self.group)
+        if self.channel_layer is not None:
+            await self._on_layer("group_add")
+        return cast(Loaded, await database_sync_to_async(_read)(self.user, since))
+
+    def _authenticate_and_load(self, since: int | None) -> tuple[Any, Loaded | None]:
+        user = sessions.authenticate(self.scope)
+        return user, _read(user, since) if user.is_authenticated else None
+
+    def _admit(self, user: Any) -> bool:
+        """Whether `user` may open this socket; if so, the socket is theirs from now on."""
+        if user is None or not user.is_authenticated:
+            return False
+        self.scope["user"] = self.user = user
+        self.group = protocol.user_group(user.pk)
+        presence.connected(user.pk)  # counted until _end(), which runs however the socket ends
+        self.counted = True
+        self.session = sessions.ref_from_scope(self.scope)
+        self.session_tag = None if self.session is None else protocol.session_tag(self.session.key)
+        return True
 
     async def _refresh_membership(self) -> None:
         # group_expiry counts from the last group_add: re-join so a long-lived socket keeps receiving,
@@ -448,22 +502,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # Catch-up.
 
-    def _load(self, since: int | None) -> tuple[int, int, list[Any], bool]:
-        # The inbox first: every seq up to its last_seq is committed, so the rows read next hold them.
-        unread, last_seq = api.inbox(self.user)
-        if since is None or since > last_seq:
-            return unread, last_seq, [], since is not None
-        limit = app_settings.CATCH_UP_LIMIT
-        rows = api.since(self.user, since, limit + 1)
-        frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
-        return unread, last_seq, frames, len(rows) > limit
-
     async def _catch_up(self, since: int | None) -> None:
-        await self._send_loaded(await database_sync_to_async(self._load)(since), welcome=False)
+        await self._send_loaded(
+            await database_sync_to_async(_read)(self.user, since), welcome=False
+        )
 
-    async def _send_loaded(
-        self, loaded: tuple[int, int, list[Any], bool], *, welcome: bool
-    ) -> None:
+    async def _send_loaded(self, loaded: Loaded, *, welcome: bool) -> None:
         unread, last_seq, rows, reset = loaded
         if welcome:
             await self.send(text_data=protocol.welcome_frame(unread, last_seq))

@@ -1,7 +1,9 @@
-"""Is the session a socket was opened with still valid? Checked for many sockets at once.
+"""Who opened a socket, and is the session it was opened with still valid?
 
-``AuthMiddlewareStack`` reads the user once, at the handshake. A socket therefore remembers its
-session (``SessionRef``) and the server process re-checks the sessions of all its sockets together
+The handshake's user is read once: by ``routing.SessionAuthMiddleware``'s deferred user, resolved
+with ``authenticate()`` in the consumer's one trip to the database on connect, or by channels'
+``AuthMiddlewareStack`` before the consumer runs. A socket therefore remembers its session
+(``SessionRef``) and the server process re-checks the sessions of all its sockets together
 (transport.Hub): two queries with a database session engine, however many sockets.
 
 A session is valid as long as Django's ``get_user()`` would still accept it over HTTP: it exists, its
@@ -25,6 +27,7 @@ from django.contrib.auth import (
     load_backend,
 )
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
@@ -49,6 +52,42 @@ class SessionRef:
     key: str
     user_pk: str
     auth_hash: str
+
+
+class DeferredUser:
+    """``scope["user"]`` until the consumer reads the session's user (``authenticate()``)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise ValueError(
+            "The socket's user is read in the consumer's trip to the database on connect "
+            "(notifications.routing.SessionAuthMiddleware); it is not known before."
+        )
+
+
+def authenticate(scope: dict[str, Any]) -> Any:
+    """The user of the handshake's session, or AnonymousUser. Runs in the database thread.
+
+    Django's rules for a request (``django.contrib.auth.get_user``): a configured backend, a user it
+    returns (ModelBackend refuses inactive users), the session auth hash of the user's password or of
+    a ``SECRET_KEY_FALLBACKS`` key. Unlike a request, a handshake sends no cookie back, so a session
+    that fails is not flushed or cycled here: the browser's next request does that.
+    """
+    from django.contrib.auth.models import AnonymousUser  # models: not before the app registry
+
+    session: Any = scope["session"]
+    try:
+        user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
+        backend_path = session[BACKEND_SESSION_KEY]
+    except (KeyError, ValidationError):
+        return AnonymousUser()
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return AnonymousUser()
+    user = load_backend(backend_path).get_user(user_id)
+    if user is None or not _hash_matches(str(session.get(HASH_SESSION_KEY) or ""), user):
+        return AnonymousUser()
+    return user
 
 
 def ref_from_scope(scope: dict[str, Any]) -> SessionRef | None:

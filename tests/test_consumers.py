@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -595,6 +596,116 @@ async def test_pushing_to_a_socket_runs_no_sql_and_no_thread_hop(
     await send_json(socket, {"type": "sync", "since": 0})  # the spies see the consumer's SQL
     await frames(socket, 2)
     assert executed and hops
+
+
+def spy_on_database(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[Any]]:
+    """The SQL statements run from now on (any thread but presence's writer) and the thread hops."""
+    from django.db.backends.utils import CursorWrapper
+
+    executed: list[str] = []
+    original = CursorWrapper._execute_with_wrappers
+
+    def spy(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name != "notifications-presence":
+            executed.append(sql)
+        return original(self, sql, *args, **kwargs)
+
+    hops: list[Any] = []
+    original_call = SyncToAsync.__call__
+
+    def counting_call(self: SyncToAsync, *args: Any, **kwargs: Any) -> Any:
+        hops.append(self.func)
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", spy)
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    return executed, hops
+
+
+async def open_with_cookie(cookie: bytes, path: str = PATH) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application, path, headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie)]
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
+@pytest.mark.redis
+async def test_a_connect_is_one_trip_to_the_database_session_user_inbox_and_replay(
+    redis_layer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_sync_pass(self: transport.Hub, *, shard: int | None = None) -> None:
+        pass  # the process's own pass would run in the measured window
+
+    monkeypatch.setattr(transport.Hub, "sync_pass", no_sync_pass)
+    alice = await auser("alice")
+    cookie = await session_cookie(alice)
+    await create_notifications(alice, 2)
+    first = await open_with_cookie(cookie)  # the process's hub starts
+    await receive_frame(first)
+    executed, hops = spy_on_database(monkeypatch)
+    socket = await open_with_cookie(cookie, f"{PATH}?since=0")
+    assert await receive_frame(socket) == {"type": "welcome", "unread_count": 2, "last_seq": 2}
+    assert seqs(await frames(socket, 2)) == [1, 2]
+    assert len(hops) == 1, hops
+    # The session, its user, the inbox row, the rows after `since`.
+    assert len(executed) == 4, executed
+    await socket.disconnect()
+    await first.disconnect()
+
+
+@pytest.mark.redis
+async def test_a_push_fanned_out_while_a_connect_reads_the_database_reaches_it(
+    redis_layer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The socket learns its group (its user) in the same trip as it reads the inbox: a push
+    # committed after the read and fanned out before the socket joins its group is held for it.
+    alice = await auser("alice")
+    cookie = await session_cookie(alice)
+    hub = transport.hub()
+    read = NotificationConsumer._authenticate_and_load
+
+    def read_then_notify(self: NotificationConsumer, since: int | None) -> tuple[Any, Any]:
+        loaded = read(self, since)
+        held = len(hub.held)
+        notify(alice, "after the read")
+        deadline = time.monotonic() + 10
+        while len(hub.held) == held and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(hub.held) > held, "the push never reached the hub"
+        return loaded
+
+    monkeypatch.setattr(NotificationConsumer, "_authenticate_and_load", read_then_notify)
+    socket = await open_with_cookie(cookie, f"{PATH}?since=0")
+    assert await receive_frame(socket) == {"type": "welcome", "unread_count": 0, "last_seq": 0}
+    assert seqs(await frames(socket, 1)) == [1]
+    assert await silent(socket)
+    assert not hub.held and not hub.holds  # nothing kept once no socket waits
+    await socket.disconnect()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda user: (setattr(user, "is_active", False), user.save()), id="inactive"),
+        pytest.param(lambda user: (user.set_password("new"), user.save()), id="password-changed"),
+        pytest.param(lambda user: user.delete(), id="user-deleted"),
+    ],
+)
+async def test_a_session_that_would_not_sign_in_over_http_is_refused(
+    redis_layer: dict[str, Any], change: Callable[[Any], Any]
+) -> None:
+    alice = await auser("alice")
+    cookie = await session_cookie(alice)
+    await sync_to_async(change)(alice)
+    communicator = WebsocketCommunicator(
+        application, PATH, headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie)]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+    assert not transport.hub().holds and transport.hub().sockets == {}
 
 
 @pytest.mark.redis
