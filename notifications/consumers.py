@@ -134,8 +134,10 @@ def _read(user: Any, since: int | None) -> Loaded:
     """The inbox (unread, last_seq) and the frames after `since`, or a reset past CATCH_UP_LIMIT."""
     # The inbox first: every seq up to its last_seq is committed, so the rows read next hold them.
     unread, last_seq = api.inbox(user)
-    if since is None or since > last_seq:
-        return unread, last_seq, [], since is not None
+    if since is None or since >= last_seq:
+        # Nothing after `since` (a client that is up to date), or a client ahead of the server (a
+        # reset): no rows to read.
+        return unread, last_seq, [], since is not None and since > last_seq
     limit = app_settings.CATCH_UP_LIMIT
     rows = api.since(user, since, limit + 1)
     frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
