@@ -18,6 +18,7 @@ import functools
 import logging
 import random
 import time
+import weakref
 from collections import deque
 from typing import Any, cast
 from urllib.parse import parse_qs
@@ -128,12 +129,15 @@ def _unsent_bytes(transport_: Any) -> int:
 
 # What a socket reads from the database: unread count, last seq, (seq, frame)s to replay, reset?
 Loaded = tuple[int, int, list[tuple[int, str]], bool]
+# A session that signed in: its user and what the socket remembers of it.
+SignedIn = tuple[Any, sessions.SessionRef]
+SignInRequest = tuple[str | None, int | None, bool]  # session key, since, read the inbox?
 
 
-def _read(user: Any, since: int | None) -> Loaded:
+def _read(user: Any, since: int | None, inbox: tuple[int, int] | None = None) -> Loaded:
     """The inbox (unread, last_seq) and the frames after `since`, or a reset past CATCH_UP_LIMIT."""
     # The inbox first: every seq up to its last_seq is committed, so the rows read next hold them.
-    unread, last_seq = api.inbox(user)
+    unread, last_seq = api.inbox(user) if inbox is None else inbox
     if since is None or since >= last_seq:
         # Nothing after `since` (a client that is up to date), or a client ahead of the server (a
         # reset): no rows to read.
@@ -142,6 +146,77 @@ def _read(user: Any, since: int | None) -> Loaded:
     rows = api.since(user, since, limit + 1)
     frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
     return unread, last_seq, frames, len(rows) > limit
+
+
+def _sign_in_and_read(requests: list[SignInRequest]) -> list[tuple[SignedIn | None, Loaded | None]]:
+    """Sign the sessions in and read the inboxes of those that asked: three queries for all (plus
+    one per socket with rows to replay). Runs in the database thread."""
+    signed_in = sessions.sign_in({key for key, _, _ in requests if key})
+    wanted = [signed_in[key][0].pk for key, _, read in requests if read and key in signed_in]
+    inboxes = api.inboxes(wanted) if wanted else {}
+    results: list[tuple[SignedIn | None, Loaded | None]] = []
+    for key, since, read in requests:
+        found = signed_in.get(key) if key else None
+        if found is None or not read:
+            results.append((found, None))
+        else:
+            user = found[0]
+            results.append((found, _read(user, since, inboxes.get(user.pk, (0, 0)))))
+    return results
+
+
+class _SignIns:
+    """The connects of one event loop waiting for their trip to the database. One trip runs at a
+    time, and those that arrive meanwhile share the next: a storm of connects opens one database
+    connection per trip, not per socket, and makes its three queries for all of them."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[SignInRequest, asyncio.Future[Any]]] = []
+        self.runner: asyncio.Task[None] | None = None
+
+    async def run(
+        self, key: str | None, since: int | None, *, read: bool
+    ) -> tuple[SignedIn | None, Loaded | None]:
+        future: asyncio.Future[tuple[SignedIn | None, Loaded | None]]
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append(((key, since, read), future))
+        if self.runner is None:
+            self.runner = asyncio.create_task(self._trips())
+        return await future
+
+    async def _trips(self) -> None:
+        batch: list[tuple[SignInRequest, asyncio.Future[Any]]] = []
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting, []
+                requests = [request for request, _ in batch]
+                try:
+                    results = await database_sync_to_async(_sign_in_and_read)(requests)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for (_, future), result in zip(batch, results, strict=True):
+                        if not future.done():
+                            future.set_result(result)
+        finally:
+            self.runner = None
+            for _, future in [*batch, *self.waiting]:  # cancelled: the loop is closing
+                future.cancel()
+
+
+_sign_in_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SignIns] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sign_ins() -> _SignIns:
+    loop = asyncio.get_running_loop()
+    current = _sign_in_queues.get(loop)
+    if current is None:
+        current = _sign_in_queues[loop] = _SignIns()
+    return current
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -340,50 +415,53 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """
         hub = transport.hub()
         user = self.scope.get("user")
-        if isinstance(user, sessions.DeferredUser) and self.channel_layer is None:
-            # One trip to the database for the session, the user and the inbox. The group is known
-            # only after it: the hub keeps what it fans out meanwhile and hands this socket its
-            # group's share when it joins.
-            await hub.subscribed_to_all()
-            mark = hub.hold()
-            try:
-                user, loaded = await database_sync_to_async(self._authenticate_and_load)(since)
-            except BaseException:
-                hub.release(mark)
-                raise
-            if not self._admit(user):
-                hub.release(mark)
+        if not isinstance(user, sessions.DeferredUser):  # AuthMiddlewareStack, or a test's scope
+            if user is None or not user.is_authenticated:
                 return None
-            self.hub = hub
-            hub.join(self, mark)
-            return cast(Loaded, loaded)
-        if isinstance(user, sessions.DeferredUser):
+            self._admit(user, sessions.ref_from_scope(self.scope))
+            return await self._join_then_read(hub, since)
+        key = self.scope["session"].session_key
+        if self.channel_layer is not None:
             # The layer's group_add needs the group before the inbox read: a trip of its own.
-            user = await database_sync_to_async(sessions.authenticate)(self.scope)
-        if not self._admit(user):
+            signed_in, _ = await _sign_ins().run(key, since, read=False)
+            if signed_in is None:
+                return None
+            self._admit(*signed_in)
+            return await self._join_then_read(hub, since)
+        # One trip to the database for the session, the user and the inbox. The group is known only
+        # after it: the hub keeps what it fans out meanwhile and hands this socket its group's share
+        # when it joins.
+        await hub.subscribed_to_all()
+        mark = hub.hold()
+        try:
+            signed_in, loaded = await _sign_ins().run(key, since, read=True)
+        except BaseException:
+            hub.release(mark)
+            raise
+        if signed_in is None:
+            hub.release(mark)
             return None
+        self._admit(*signed_in)
         self.hub = hub
-        hub.join(self)  # first: see above
+        hub.join(self, mark)
+        return loaded
+
+    async def _join_then_read(self, hub: transport.Hub, since: int | None) -> Loaded:
+        self.hub = hub
+        hub.join(self)  # first: see _open()
         await hub.subscribed_for(self.group)
         if self.channel_layer is not None:
             await self._on_layer("group_add")
         return cast(Loaded, await database_sync_to_async(_read)(self.user, since))
 
-    def _authenticate_and_load(self, since: int | None) -> tuple[Any, Loaded | None]:
-        user = sessions.authenticate(self.scope)
-        return user, _read(user, since) if user.is_authenticated else None
-
-    def _admit(self, user: Any) -> bool:
-        """Whether `user` may open this socket; if so, the socket is theirs from now on."""
-        if user is None or not user.is_authenticated:
-            return False
+    def _admit(self, user: Any, session: sessions.SessionRef | None) -> None:
+        """The socket is the user's from now on."""
         self.scope["user"] = self.user = user
         self.group = protocol.user_group(user.pk)
         presence.connected(user.pk)  # counted until _end(), which runs however the socket ends
         self.counted = True
-        self.session = sessions.ref_from_scope(self.scope)
-        self.session_tag = None if self.session is None else protocol.session_tag(self.session.key)
-        return True
+        self.session = session
+        self.session_tag = None if session is None else protocol.session_tag(session.key)
 
     async def _refresh_membership(self) -> None:
         # group_expiry counts from the last group_add: re-join so a long-lived socket keeps receiving,

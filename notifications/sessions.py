@@ -1,8 +1,8 @@
 """Who opened a socket, and is the session it was opened with still valid?
 
-The handshake's user is read once: by ``routing.SessionAuthMiddleware``'s deferred user, resolved
-with ``authenticate()`` in the consumer's one trip to the database on connect, or by channels'
-``AuthMiddlewareStack`` before the consumer runs. A socket therefore remembers its session
+The handshake's user is read once: by ``sign_in()`` in the consumer's one trip to the database on
+connect (``routing.SessionAuthMiddleware`` leaves it deferred; the connects of one moment share a
+trip), or by channels' ``AuthMiddlewareStack`` before the consumer runs. A socket therefore remembers its session
 (``SessionRef``) and the server process re-checks the sessions of all its sockets together
 (transport.Hub): two queries with a database session engine, however many sockets.
 
@@ -27,7 +27,6 @@ from django.contrib.auth import (
     load_backend,
 )
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
@@ -55,7 +54,7 @@ class SessionRef:
 
 
 class DeferredUser:
-    """``scope["user"]`` until the consumer reads the session's user (``authenticate()``)."""
+    """``scope["user"]`` until the consumer signs the session in (``sign_in()``)."""
 
     __slots__ = ()
 
@@ -66,28 +65,31 @@ class DeferredUser:
         )
 
 
-def authenticate(scope: dict[str, Any]) -> Any:
-    """The user of the handshake's session, or AnonymousUser. Runs in the database thread.
+def sign_in(keys: Iterable[str]) -> dict[str, tuple[Any, SessionRef]]:
+    """The user of each session key that signs in, with its SessionRef; keys that do not are missing.
 
-    Django's rules for a request (``django.contrib.auth.get_user``): a configured backend, a user it
-    returns (ModelBackend refuses inactive users), the session auth hash of the user's password or of
-    a ``SECRET_KEY_FALLBACKS`` key. Unlike a request, a handshake sends no cookie back, so a session
-    that fails is not flushed or cycled here: the browser's next request does that.
+    Django's rules for a request (``django.contrib.auth.get_user``): a session that exists, a configured
+    backend, a user that may log in (``user_can_authenticate``: ModelBackend refuses inactive users),
+    the session auth hash of the user's password or of a ``SECRET_KEY_FALLBACKS`` key. Unlike a
+    request, a handshake sends no cookie back, so a session that fails is not flushed or cycled here:
+    the browser's next request does that. Two queries with a database session engine, however many
+    keys. Runs in the database thread.
     """
-    from django.contrib.auth.models import AnonymousUser  # models: not before the app registry
-
-    session: Any = scope["session"]
-    try:
-        user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
-        backend_path = session[BACKEND_SESSION_KEY]
-    except (KeyError, ValidationError):
-        return AnonymousUser()
-    if backend_path not in settings.AUTHENTICATION_BACKENDS:
-        return AnonymousUser()
-    user = load_backend(backend_path).get_user(user_id)
-    if user is None or not _hash_matches(str(session.get(HASH_SESSION_KEY) or ""), user):
-        return AnonymousUser()
-    return user
+    found = _load_sessions(set(keys))
+    users = _load_users({str(data[SESSION_KEY]) for data in found.values() if SESSION_KEY in data})
+    signed_in: dict[str, tuple[Any, SessionRef]] = {}
+    for key, data in found.items():
+        user = users.get(str(data.get(SESSION_KEY)))
+        backend_path = data.get(BACKEND_SESSION_KEY)
+        auth_hash = str(data.get(HASH_SESSION_KEY) or "")
+        if (
+            user is not None
+            and backend_path is not None
+            and _may_log_in(user, backend_path)
+            and _hash_matches(auth_hash, user)
+        ):
+            signed_in[key] = (user, SessionRef(key, str(user.pk), auth_hash))
+    return signed_in
 
 
 def ref_from_scope(scope: dict[str, Any]) -> SessionRef | None:

@@ -22,7 +22,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
-from notifications import anotify, delivery, notify, protocol, transport
+from notifications import anotify, consumers, delivery, notify, protocol, transport
 from notifications.api import amark_read
 from notifications.consumers import CANCEL_GRACE, LAYER_RETRY_DELAY, NotificationConsumer
 from notifications.models import Notification
@@ -622,6 +622,15 @@ def spy_on_database(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[An
     return executed, hops
 
 
+def without_sync_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's own sync pass (its own trip and query) would run in a measured window."""
+
+    async def no_sync_pass(self: transport.Hub, *, shard: int | None = None) -> None:
+        pass
+
+    monkeypatch.setattr(transport.Hub, "sync_pass", no_sync_pass)
+
+
 async def open_with_cookie(cookie: bytes, path: str = PATH) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(
         application, path, headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie)]
@@ -635,10 +644,7 @@ async def open_with_cookie(cookie: bytes, path: str = PATH) -> WebsocketCommunic
 async def test_a_connect_is_one_trip_to_the_database_session_user_inbox_and_replay(
     redis_layer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def no_sync_pass(self: transport.Hub, *, shard: int | None = None) -> None:
-        pass  # the process's own pass would run in the measured window
-
-    monkeypatch.setattr(transport.Hub, "sync_pass", no_sync_pass)
+    without_sync_pass(monkeypatch)
     alice = await auser("alice")
     cookie = await session_cookie(alice)
     await create_notifications(alice, 2)
@@ -663,6 +669,33 @@ async def test_a_connect_is_one_trip_to_the_database_session_user_inbox_and_repl
 
 
 @pytest.mark.redis
+async def test_connects_at_the_same_moment_share_their_trips_to_the_database(
+    redis_layer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_sync_pass(monkeypatch)
+    users = [await auser(f"u{i}") for i in range(20)]
+    cookies = [await session_cookie(user) for user in users]
+    for user in users[:10]:
+        await anotify(user, "before")
+    first = await open_with_cookie(cookies[0])  # the process's hub starts
+    await receive_frame(first)
+    executed, hops = spy_on_database(monkeypatch)
+    opened = await asyncio.gather(*(open_with_cookie(c, f"{PATH}?since=0") for c in cookies))
+    for i, socket in enumerate(opened):
+        welcome = await receive_frame(socket)
+        assert (welcome["type"], welcome["last_seq"]) == ("welcome", 1 if i < 10 else 0)
+        if i < 10:
+            assert seqs(await frames(socket, 1)) == [1]
+        assert await silent(socket)
+    # 20 sockets: each trip is the sessions, their users and their inboxes, plus the rows of
+    # each socket that has some to replay.
+    trips = len(hops)
+    assert trips < 10, hops
+    assert len(executed) == 3 * trips + 10, executed
+    await asyncio.gather(*(socket.disconnect() for socket in [first, *opened]))
+
+
+@pytest.mark.redis
 async def test_a_push_fanned_out_while_a_connect_reads_the_database_reaches_it(
     redis_layer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -671,10 +704,10 @@ async def test_a_push_fanned_out_while_a_connect_reads_the_database_reaches_it(
     alice = await auser("alice")
     cookie = await session_cookie(alice)
     hub = transport.hub()
-    read = NotificationConsumer._authenticate_and_load
+    read = consumers._sign_in_and_read
 
-    def read_then_notify(self: NotificationConsumer, since: int | None) -> tuple[Any, Any]:
-        loaded = read(self, since)
+    def read_then_notify(requests: list[Any]) -> list[Any]:
+        loaded = read(requests)
         held = len(hub.held)
         notify(alice, "after the read")
         deadline = time.monotonic() + 10
@@ -683,7 +716,7 @@ async def test_a_push_fanned_out_while_a_connect_reads_the_database_reaches_it(
         assert len(hub.held) > held, "the push never reached the hub"
         return loaded
 
-    monkeypatch.setattr(NotificationConsumer, "_authenticate_and_load", read_then_notify)
+    monkeypatch.setattr(consumers, "_sign_in_and_read", read_then_notify)
     socket = await open_with_cookie(cookie, f"{PATH}?since=0")
     assert await receive_frame(socket) == {"type": "welcome", "unread_count": 0, "last_seq": 0}
     assert seqs(await frames(socket, 1)) == [1]
