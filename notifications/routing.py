@@ -1,6 +1,6 @@
 """WebSocket routes: include them in your project's URLRouter, and the middleware that guards them.
 
-The route authenticates its sockets itself (``SessionAuthMiddleware``): ``AuthMiddlewareStack`` is not
+The route signs its sockets in itself (``SessionAuthMiddleware``): ``AuthMiddlewareStack`` is not
 needed around it, and without it a connect makes one trip to the database instead of two.
 """
 
@@ -24,8 +24,8 @@ logger = logging.getLogger("notifications.consumers")
 class SessionAuthMiddleware:
     """Put the handshake's session and a deferred user in the scope, without touching the database.
 
-    The consumer reads the session's user in the same trip to the database as its inbox
-    (``sessions.authenticate()``, Django's rules). A scope that already has a user (channels'
+    The consumer signs the session in during the same trip to the database as its inbox read
+    (``sessions.sign_in()``, Django's rules). A scope that already has a user (channels'
     ``AuthMiddlewareStack`` around the router, or a test's communicator) is passed on as it is.
     No ``Set-Cookie`` ever goes back on a WebSocket, so unlike channels' session middleware this one
     does not wrap ``send``.

@@ -2,9 +2,9 @@
 
 The handshake's user is read once: by ``sign_in()`` in the consumer's one trip to the database on
 connect (``routing.SessionAuthMiddleware`` leaves it deferred; the connects of one moment share a
-trip), or by channels' ``AuthMiddlewareStack`` before the consumer runs. A socket therefore remembers its session
-(``SessionRef``) and the server process re-checks the sessions of all its sockets together
-(transport.Hub): two queries with a database session engine, however many sockets.
+trip), or by channels' ``AuthMiddlewareStack`` before the consumer runs. A socket therefore
+remembers its session (``SessionRef``) and the server process re-checks the sessions of all its
+sockets together (transport.Hub): two queries with a database session engine, however many sockets.
 
 A session is valid as long as Django's ``get_user()`` would still accept it over HTTP: it exists, its
 user exists and may log in (``is_active``), and the user's session auth hash (password) is the one
@@ -66,14 +66,14 @@ class DeferredUser:
 
 
 def sign_in(keys: Iterable[str]) -> dict[str, tuple[Any, SessionRef]]:
-    """The user of each session key that signs in, with its SessionRef; keys that do not are missing.
+    """The user of each session key that signs in, with its SessionRef; other keys are missing.
 
-    Django's rules for a request (``django.contrib.auth.get_user``): a session that exists, a configured
-    backend, a user that may log in (``user_can_authenticate``: ModelBackend refuses inactive users),
-    the session auth hash of the user's password or of a ``SECRET_KEY_FALLBACKS`` key. Unlike a
-    request, a handshake sends no cookie back, so a session that fails is not flushed or cycled here:
-    the browser's next request does that. Two queries with a database session engine, however many
-    keys. Runs in the database thread.
+    Django's rules for a request (``django.contrib.auth.get_user``): a session that exists, a
+    configured backend, a user that may log in (``user_can_authenticate``: ModelBackend refuses
+    inactive users), the session auth hash of the user's password or of a ``SECRET_KEY_FALLBACKS``
+    key. Unlike a request, a handshake sends no cookie back, so a session that fails is not flushed
+    or cycled here: the browser's next request does that. Two queries with a database session
+    engine, however many keys. Runs in the database thread.
     """
     found = _load_sessions(set(keys))
     users = _load_users({str(data[SESSION_KEY]) for data in found.values() if SESSION_KEY in data})
