@@ -183,6 +183,15 @@ def inbox(user: Any) -> tuple[int, int]:
     return row or (0, 0)
 
 
+def inboxes(user_pks: list[Any]) -> dict[Any, tuple[int, int]]:
+    """(unread_count, last_seq) of each user who has an inbox row, in one query."""
+    rows = InboxState.objects.filter(user_id__in=user_pks)
+    return {
+        pk: (unread, last)
+        for pk, unread, last in rows.values_list("user_id", "unread_count", "last_seq")
+    }
+
+
 def since(user: Any, seq: int, limit: int) -> list[Notification]:
     """The user's notifications with a seq above `seq`, oldest first, at most `limit`."""
     return list(

@@ -7,8 +7,8 @@ how many sockets that process has open for that user, and a heartbeat. The datab
 it is the one store every deployment of this app shares between processes: daphne and a shell over
 the in-memory layer (the demo) as much as several daphne processes over channels-redis. Connecting
 costs no query: the consumer only counts in memory, and one writer thread per process writes the
-changed counts right after (a storm of connects becomes a few writes, off the consumers' database
-thread), plus one UPDATE per serving process every ``HEARTBEAT`` seconds. A process killed without running
+changed counts right after, together (a storm of connects becomes a few transactions of two
+statements, off the consumers' database thread), plus one UPDATE per serving process every ``HEARTBEAT`` seconds. A process killed without running
 ``disconnect()`` (daphne on SIGTERM, a crash) leaves rows whose heartbeat stops: after ``EXPIRY``
 seconds they no longer count, and the next heartbeat of any serving process deletes them. Counts per
 process and user make a cap on sockets per user across processes a SUM away.
@@ -42,6 +42,8 @@ HEARTBEAT = 60.0
 EXPIRY = 180.0
 #: Seconds before a failed write (database down) is tried again.
 RETRY = 5.0
+#: Seconds the writer waits after a change for others to write with it (a storm of connects).
+GATHER = 0.05
 
 
 class _Counts:
@@ -112,34 +114,49 @@ def _change(user_pk: Any, delta: int) -> None:
 
 
 def flush(state: _Counts | None = None) -> None:
-    """Write the counts that changed since the last flush (the writer thread calls it)."""
+    """Write the counts that changed since the last flush (the writer thread calls it): one
+    transaction, a DELETE for the users with no socket left and one upsert for the others."""
     state = state or _state
     with state.lock:
         counts = {pk: state.sockets.get(pk, 0) for pk in state.dirty}
         state.dirty.clear()
-    pending = dict(counts)
+    if not counts:
+        return
     try:
-        for user_pk, count in counts.items():
-            try:
-                with transaction.atomic():
-                    _write(user_pk, count)
-            except IntegrityError:
-                # The user was deleted while a socket of theirs was open: nothing to count.
-                logger.info("Presence of user %s not recorded: the user is gone.", user_pk)
-            del pending[user_pk]
+        try:
+            with transaction.atomic():
+                _write(counts)
+        except IntegrityError:
+            # A user was deleted while a socket of theirs was open: the others, one at a time.
+            for user_pk, count in counts.items():
+                try:
+                    with transaction.atomic():
+                        _write({user_pk: count})
+                except IntegrityError:
+                    logger.info("Presence of user %s not recorded: the user is gone.", user_pk)
     except Exception:
         with state.lock:
-            state.dirty.update(pending)  # written on the next wake-up or heartbeat
+            state.dirty.update(counts)  # written on the next wake-up or heartbeat
         raise
 
 
-def _write(user_pk: Any, count: int) -> None:
-    rows = Presence.objects.filter(process=process_id(), user_id=user_pk)
-    if count == 0:
-        rows.delete()
-    elif not rows.update(sockets=count, heartbeat=timezone.now()):
-        Presence.objects.create(
-            process=process_id(), user_id=user_pk, sockets=count, heartbeat=timezone.now()
+def _write(counts: dict[Any, int]) -> None:
+    process = process_id()
+    gone = [user_pk for user_pk, count in counts.items() if not count]
+    if gone:
+        Presence.objects.filter(process=process, user_id__in=gone).delete()
+    now = timezone.now()
+    rows = [
+        Presence(process=process, user_id=user_pk, sockets=count, heartbeat=now)
+        for user_pk, count in counts.items()
+        if count
+    ]
+    if rows:
+        Presence.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["process", "user"],
+            update_fields=["sockets", "heartbeat"],
         )
 
 
@@ -163,7 +180,8 @@ def beat(state: _Counts | None = None) -> None:
 def _write_forever(state: _Counts) -> None:
     next_beat = time.monotonic() + HEARTBEAT
     while True:
-        state.wake.wait(max(0.0, next_beat - time.monotonic()))
+        if state.wake.wait(max(0.0, next_beat - time.monotonic())):
+            time.sleep(GATHER)
         state.wake.clear()
         try:
             flush(state)

@@ -68,12 +68,39 @@ def test_a_storm_of_connects_is_a_few_writes(django_assert_max_num_queries: Any)
     assert Presence.objects.get().sockets == 200
 
 
+def test_the_changes_of_many_users_are_one_transaction_of_two_statements(
+    django_assert_max_num_queries: Any,
+) -> None:
+    users = [make_user(f"u{i}") for i in range(300)]
+    for user in users:
+        presence._change(user.pk, 1)
+    presence.flush()
+    for user in users[:100]:
+        presence._change(user.pk, -1)  # closed
+    for user in users[100:200]:
+        presence._change(user.pk, 1)  # a second socket
+    with django_assert_max_num_queries(4):  # BEGIN, the DELETE, the upsert, COMMIT
+        presence.flush()
+    counts = dict(Presence.objects.values_list("user_id", "sockets"))
+    assert counts == {u.pk: 2 for u in users[100:200]} | {u.pk: 1 for u in users[200:]}
+
+
+def test_a_deleted_user_does_not_keep_the_others_from_being_written() -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    presence._change(alice.pk, 1)
+    presence._change(bob.pk, 1)
+    alice.delete()
+    presence.flush()
+    assert presence.online([alice.pk, bob.pk]) == {bob.pk}
+    assert presence._state.dirty == set()
+
+
 def test_a_failed_write_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
     alice = make_user("alice")
     presence._change(alice.pk, 1)
     original = presence._write
 
-    def down(user_pk: Any, count: int) -> None:
+    def down(counts: dict[Any, int]) -> None:
         raise DatabaseError("down")
 
     monkeypatch.setattr(presence, "_write", down)
