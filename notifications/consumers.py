@@ -280,9 +280,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close()  # before accept: the handshake is refused with HTTP 403
             return
         self.user = user
+        if not await presence.admit(user.pk):
+            # MAX_CONNECTIONS_PER_USER: accepted first, as daphne closes with a code only after it.
+            self.closing = True
+            await self.accept()
+            await self.close(code=protocol.CLOSE_TOO_MANY_CONNECTIONS)
+            return
+        self.counted = True  # until _end(), which runs however the socket ends
         self.group = protocol.user_group(user.pk)
-        presence.connected(user.pk)  # counted until _end(), which runs however the socket ends
-        self.counted = True
         self.session = sessions.ref_from_scope(self.scope)
         self.session_tag = None if self.session is None else protocol.session_tag(self.session.key)
         self.sent_seq = 0

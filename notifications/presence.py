@@ -1,17 +1,19 @@
 """Which users have a socket open, in any server process: asked by Web Push before it pushes.
 
-The consumer calls ``connected(user_pk)`` / ``disconnected(user_pk)``; senders call ``online(user_pks)``.
+The consumer calls ``admit(user_pk)`` (``connected()`` under the cap) and ``disconnected(user_pk)``;
+senders call ``online(user_pks)``.
 
 Stored in the database, table ``notifications_presence``: one row per (server process, user) holding
 how many sockets that process has open for that user, and a heartbeat. The database, not Redis, because
 it is the one store every deployment of this app shares between processes: daphne and a shell over
 the in-memory layer (the demo) as much as several daphne processes over channels-redis. Connecting
-costs no query: the consumer only counts in memory, and one writer thread per process writes the
-changed counts right after (a storm of connects becomes a few writes, off the consumers' database
+writes nothing: the consumer counts in memory (and reads one SUM for the cap, ``admit()``), and one
+writer thread per process writes the changed counts right after (a storm of connects becomes a few writes, off the consumers' database
 thread), plus one UPDATE per serving process every ``HEARTBEAT`` seconds. A process killed without running
 ``disconnect()`` (daphne on SIGTERM, a crash) leaves rows whose heartbeat stops: after ``EXPIRY``
 seconds they no longer count, and the next heartbeat of any serving process deletes them. Counts per
-process and user make a cap on sockets per user across processes a SUM away.
+process and user make the cap on sockets per user across processes (``MAX_CONNECTIONS_PER_USER``) a
+SUM away: ``admit()``.
 """
 
 from __future__ import annotations
@@ -27,12 +29,16 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.db import IntegrityError, connections, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from notifications import logs
+from notifications.conf import app_settings
 from notifications.models import Presence
 
-__all__ = ["EXPIRY", "HEARTBEAT", "connected", "disconnected", "online"]
+__all__ = ["EXPIRY", "HEARTBEAT", "admit", "connected", "disconnected", "online"]
 
 logger = logging.getLogger("notifications.presence")
 
@@ -69,18 +75,61 @@ def process_id() -> str:
     return _identity[1]
 
 
-def connected(user_pk: Any) -> None:
-    """A socket of the user opened in this process: counted now, written by the writer thread.
+def connected(user_pk: Any) -> int:
+    """A socket of the user opened in this process: counted now, written by the writer thread; the
+    user's sockets in this process.
 
     Plain functions, no I/O: the consumer calls ``disconnected()`` from the ``finally`` that ends it,
     so a socket whose handler raised, or that daphne cancelled on shutdown, is still uncounted.
     """
-    _change(user_pk, 1)
+    return _change(user_pk, 1)
 
 
 def disconnected(user_pk: Any) -> None:
     """A socket of the user closed in this process."""
     _change(user_pk, -1)
+
+
+async def admit(user_pk: Any) -> bool:
+    """Count a new socket of the user, as ``connected()``, unless that puts the user's sockets in all
+    live processes over ``MAX_CONNECTIONS_PER_USER``: then leave it uncounted and return False.
+
+    This process's own count is taken at once, before any wait, so a burst of connects in one process
+    never overshoots. Other processes count through their rows, written within milliseconds of a
+    change: bursts in two processes at the same instant may overshoot by what opened in between. Rows
+    of a process that died without closing its sockets count until they expire (``EXPIRY``).
+    """
+    here = connected(user_pk)
+    cap = app_settings.MAX_CONNECTIONS_PER_USER
+    if cap is None:
+        return True
+    try:
+        admitted = here <= cap and here + await database_sync_to_async(_elsewhere)(user_pk) <= cap
+    except Exception as exc:
+        # The database is down: the connect's own read fails next and refuses the handshake.
+        logs.warn_once(
+            logger,
+            "admit",
+            "Could not count the sockets of a user in other processes (%s: %s); admitted.",
+            type(exc).__name__,
+            exc,
+        )
+        admitted = True
+    except BaseException:
+        disconnected(user_pk)  # cancelled: the socket never opened
+        raise
+    if not admitted:
+        disconnected(user_pk)
+    return admitted
+
+
+def _elsewhere(user_pk: Any) -> int:
+    cutoff = timezone.now() - timedelta(seconds=EXPIRY)
+    rows = Presence.objects.filter(user_id=user_pk, heartbeat__gte=cutoff).exclude(
+        process=process_id()
+    )
+    total: int | None = rows.aggregate(total=Sum("sockets"))["total"]
+    return total or 0
 
 
 def online(user_pks: Iterable[Any]) -> set[Any]:
@@ -93,7 +142,8 @@ def online(user_pks: Iterable[Any]) -> set[Any]:
     return set(rows.values_list("user_id", flat=True))
 
 
-def _change(user_pk: Any, delta: int) -> None:
+def _change(user_pk: Any, delta: int) -> int:
+    """Add `delta` to the user's sockets in this process; their new number."""
     state = _state
     with state.lock:
         count = max(0, state.sockets[user_pk] + delta)
@@ -109,6 +159,7 @@ def _change(user_pk: Any, delta: int) -> None:
             target=_write_forever, args=(state,), name="notifications-presence", daemon=True
         ).start()
     state.wake.set()
+    return count
 
 
 def flush(state: _Counts | None = None) -> None:

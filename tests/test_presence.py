@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.db import DatabaseError
+from django.test import override_settings
 from django.utils import timezone
 
 from notifications import presence
@@ -125,6 +127,71 @@ def test_a_heartbeat_rewrites_rows_lost_while_this_process_stalled() -> None:
     Presence.objects.all().delete()  # another process expired them
     presence.beat()
     assert Presence.objects.get().sockets == 2
+
+
+# MAX_CONNECTIONS_PER_USER (20 by default): admit().
+
+
+async def test_a_burst_of_connects_in_one_process_admits_exactly_the_cap() -> None:
+    alice = await database_sync_to_async(make_user)("alice")
+    # All 25 count themselves before any of them has read the other processes' rows.
+    admitted = await asyncio.gather(*(presence.admit(alice.pk) for _ in range(25)))
+    assert admitted.count(True) == 20
+    assert presence._state.sockets[alice.pk] == 20  # the refused ones are not counted
+
+
+async def test_the_cap_counts_the_sockets_of_other_live_processes() -> None:
+    alice = await database_sync_to_async(make_user)("alice")
+    bob = await database_sync_to_async(make_user)("bob")
+    now = timezone.now()
+    expired = now - timedelta(seconds=presence.EXPIRY + 1)
+    await Presence.objects.acreate(process="a:1:x", user=alice, sockets=12, heartbeat=now)
+    await Presence.objects.acreate(process="b:2:y", user=alice, sockets=6, heartbeat=now)
+    await Presence.objects.acreate(process="dead:3:z", user=alice, sockets=20, heartbeat=expired)
+    await Presence.objects.acreate(process="a:1:x", user=bob, sockets=20, heartbeat=now)
+    # This process's own row is its memory, not the (older) database row.
+    await Presence.objects.acreate(
+        process=presence.process_id(), user=alice, sockets=20, heartbeat=now
+    )
+    assert [await presence.admit(alice.pk) for _ in range(3)] == [True, True, False]
+    presence.disconnected(alice.pk)
+    assert await presence.admit(alice.pk)
+    assert await presence.admit(bob.pk) is False  # bob's own 20 elsewhere
+    assert not presence._state.sockets[bob.pk]
+
+
+@override_settings(NOTIFICATIONS={"MAX_CONNECTIONS_PER_USER": None})
+async def test_no_cap_admits_every_socket_without_a_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    alice = await database_sync_to_async(make_user)("alice")
+    monkeypatch.setattr(presence, "_elsewhere", None)  # calling it would raise
+    assert all([await presence.admit(alice.pk) for _ in range(50)])
+    assert presence._state.sockets[alice.pk] == 50
+
+
+async def test_a_database_down_admits_and_warns_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def down(user_pk: Any) -> int:
+        raise DatabaseError("down")
+
+    monkeypatch.setattr(presence, "_elsewhere", down)
+    monkeypatch.setattr(presence.logs, "_last", {})
+    assert [await presence.admit("alice") for _ in range(3)] == [True] * 3
+    assert presence._state.sockets["alice"] == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "Could not count the sockets of a user in other processes (DatabaseError: down); admitted."
+    ]
+
+
+async def test_a_connect_cancelled_while_counting_is_not_counted() -> None:
+    alice = await database_sync_to_async(make_user)("alice")
+    task = asyncio.ensure_future(presence.admit(alice.pk))
+    await asyncio.sleep(0)  # counted, and waiting for the other processes' rows
+    assert presence._state.sockets[alice.pk] == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not presence._state.sockets[alice.pk]
 
 
 def test_a_process_id_is_unique_per_process() -> None:
