@@ -599,10 +599,11 @@ async def test_pushing_to_a_socket_runs_no_sql_and_no_thread_hop(
 
 @pytest.mark.redis
 async def test_a_storm_of_sockets_connecting_and_closing_at_once_fails_none(
-    redis_layer: dict[str, Any],
+    redis_layer: dict[str, Any], settings: Any
 ) -> None:
     # Each connect joins a group and each close leaves it: one Redis command each, all at once.
     # redis-py's pool holds 100 connections and raises past that instead of waiting.
+    settings.NOTIFICATIONS = {"MAX_CONNECTIONS_PER_USER": None}  # 200 sockets of one user
     count = 200
     alice = await auser("alice")
     # Generous timeouts: 200 handshakes on one loop of a loaded 2-core machine take seconds, and
