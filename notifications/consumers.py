@@ -79,6 +79,10 @@ async def _cancel_until_done(task: asyncio.Future[Any]) -> None:
         await asyncio.wait({task}, timeout=CANCEL_GRACE)
 
 
+class _OverCap(Exception):
+    """The user has MAX_CONNECTIONS_PER_USER sockets open already."""
+
+
 class _TokenBucket:
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
@@ -129,8 +133,9 @@ def _unsent_bytes(transport_: Any) -> int:
 
 # What a socket reads from the database: unread count, last seq, (seq, frame)s to replay, reset?
 Loaded = tuple[int, int, list[tuple[int, str]], bool]
-# A session that signed in: its user and what the socket remembers of it.
-SignedIn = tuple[Any, sessions.SessionRef]
+# A session that signed in: its user, what the socket remembers of it, and the user's sockets open in
+# other processes (presence.elsewhere(), for MAX_CONNECTIONS_PER_USER).
+SignedIn = tuple[Any, sessions.SessionRef, int]
 SignInRequest = tuple[str | None, int | None, bool]  # session key, since, read the inbox?
 
 
@@ -149,9 +154,13 @@ def _read(user: Any, since: int | None, inbox: tuple[int, int] | None = None) ->
 
 
 def _sign_in_and_read(requests: list[SignInRequest]) -> list[tuple[SignedIn | None, Loaded | None]]:
-    """Sign the sessions in and read the inboxes of those that asked: three queries for all (plus
+    """Sign the sessions in and read the inboxes of those that asked: four queries for all (plus
     one per socket with rows to replay). Runs in the database thread."""
-    signed_in = sessions.sign_in({key for key, _, _ in requests if key})
+    sessions_in = sessions.sign_in({key for key, _, _ in requests if key})
+    others = presence.elsewhere(user.pk for user, _ in sessions_in.values())
+    signed_in = {
+        key: (user, ref, others.get(user.pk, 0)) for key, (user, ref) in sessions_in.items()
+    }
     wanted = [signed_in[key][0].pk for key, _, read in requests if read and key in signed_in]
     inboxes = api.inboxes(wanted) if wanted else {}
     results: list[tuple[SignedIn | None, Loaded | None]] = []
@@ -168,7 +177,7 @@ def _sign_in_and_read(requests: list[SignInRequest]) -> list[tuple[SignedIn | No
 class _SignIns:
     """The connects of one event loop waiting for their trip to the database. One trip runs at a
     time, and those that arrive meanwhile share the next: a storm of connects opens one database
-    connection per trip, not per socket, and makes its three queries for all of them."""
+    connection per trip, not per socket, and makes its four queries for all of them."""
 
     def __init__(self) -> None:
         self.waiting: list[tuple[SignInRequest, asyncio.Future[Any]]] = []
@@ -383,6 +392,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 since_error = exc
         try:
             loaded = await self._open(since)
+        except _OverCap:
+            # MAX_CONNECTIONS_PER_USER: accepted first, as daphne closes with a code only after it.
+            self.closing = True  # frames the client sends meanwhile are dropped
+            await self.accept()
+            await self.close(code=protocol.CLOSE_TOO_MANY_CONNECTIONS)
+            return
         except Exception as exc:
             # Redis or the database is down: refuse the handshake (HTTP 403) rather than accept a
             # socket that cannot be served; the client retries with backoff.
@@ -418,7 +433,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not isinstance(user, sessions.DeferredUser):  # AuthMiddlewareStack, or a test's scope
             if user is None or not user.is_authenticated:
                 return None
-            self._admit(user, sessions.ref_from_scope(self.scope))
+            others = 0
+            if app_settings.MAX_CONNECTIONS_PER_USER is not None:
+                counted = await database_sync_to_async(presence.elsewhere)([user.pk])
+                others = counted.get(user.pk, 0)
+            self._admit(user, sessions.ref_from_scope(self.scope), others)
             return await self._join_then_read(hub, since)
         key = self.scope["session"].session_key
         if self.channel_layer is not None:
@@ -435,13 +454,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         mark = hub.hold()
         try:
             signed_in, loaded = await _sign_ins().run(key, since, read=True)
+            if signed_in is None:
+                hub.release(mark)
+                return None
+            self._admit(*signed_in)
         except BaseException:
             hub.release(mark)
             raise
-        if signed_in is None:
-            hub.release(mark)
-            return None
-        self._admit(*signed_in)
         self.hub = hub
         hub.join(self, mark)
         return loaded
@@ -454,12 +473,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._on_layer("group_add")
         return cast(Loaded, await database_sync_to_async(_read)(self.user, since))
 
-    def _admit(self, user: Any, session: sessions.SessionRef | None) -> None:
-        """The socket is the user's from now on."""
+    def _admit(self, user: Any, session: sessions.SessionRef | None, elsewhere: int) -> None:
+        """The socket is the user's from now on; _OverCap past MAX_CONNECTIONS_PER_USER."""
+        if not presence.admit(user.pk, elsewhere):
+            raise _OverCap
         self.scope["user"] = self.user = user
+        self.counted = True  # until _end(), which runs however the socket ends
         self.group = protocol.user_group(user.pk)
-        presence.connected(user.pk)  # counted until _end(), which runs however the socket ends
-        self.counted = True
         self.session = session
         self.session_tag = None if session is None else protocol.session_tag(session.key)
 

@@ -1,17 +1,21 @@
 """Which users have a socket open, in any server process: asked by Web Push before it pushes.
 
-The consumer calls ``connected(user_pk)`` / ``disconnected(user_pk)``; senders call ``online(user_pks)``.
+The consumer calls ``admit(user_pk, elsewhere)`` (``connected()`` under the cap) and
+``disconnected(user_pk)``; senders call ``online(user_pks)``.
 
 Stored in the database, table ``notifications_presence``: one row per (server process, user) holding
 how many sockets that process has open for that user, and a heartbeat. The database, not Redis, because
 it is the one store every deployment of this app shares between processes: daphne and a shell over
 the in-memory layer (the demo) as much as several daphne processes over channels-redis. Connecting
-costs no query: the consumer only counts in memory, and one writer thread per process writes the
-changed counts right after, together (a storm of connects becomes a few transactions of two
-statements, off the consumers' database thread), plus one UPDATE per serving process every ``HEARTBEAT`` seconds. A process killed without running
+costs no query of its own: the consumer counts in memory (the cap's count of the user's sockets in
+other processes, ``elsewhere()``, rides on the connect's one trip to the database), and one writer
+thread per process writes the changed counts right after, together (a storm of connects becomes a few
+transactions of two statements, off the consumers' database thread), plus one UPDATE per serving
+process every ``HEARTBEAT`` seconds. A process killed without running
 ``disconnect()`` (daphne on SIGTERM, a crash) leaves rows whose heartbeat stops: after ``EXPIRY``
 seconds they no longer count, and the next heartbeat of any serving process deletes them. Counts per
-process and user make a cap on sockets per user across processes a SUM away.
+process and user make the cap on sockets per user across processes (``MAX_CONNECTIONS_PER_USER``) a
+SUM away: ``elsewhere()`` and ``admit()``.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from notifications.conf import app_settings
 from notifications.models import Presence
 
-__all__ = ["EXPIRY", "HEARTBEAT", "connected", "disconnected", "online"]
+__all__ = ["EXPIRY", "HEARTBEAT", "admit", "connected", "disconnected", "elsewhere", "online"]
 
 logger = logging.getLogger("notifications.presence")
 
@@ -71,18 +77,52 @@ def process_id() -> str:
     return _identity[1]
 
 
-def connected(user_pk: Any) -> None:
-    """A socket of the user opened in this process: counted now, written by the writer thread.
+def connected(user_pk: Any) -> int:
+    """A socket of the user opened in this process: counted now, written by the writer thread; the
+    user's sockets in this process.
 
     Plain functions, no I/O: the consumer calls ``disconnected()`` from the ``finally`` that ends it,
     so a socket whose handler raised, or that daphne cancelled on shutdown, is still uncounted.
     """
-    _change(user_pk, 1)
+    return _change(user_pk, 1)
 
 
 def disconnected(user_pk: Any) -> None:
     """A socket of the user closed in this process."""
     _change(user_pk, -1)
+
+
+def admit(user_pk: Any, elsewhere: int) -> bool:
+    """Count a new socket of the user, as ``connected()``, unless that puts the user's sockets over
+    ``MAX_CONNECTIONS_PER_USER``, with ``elsewhere`` open in other processes: then leave it uncounted
+    and return False.
+
+    This process's own count is taken at once, so a burst of connects in one process never
+    overshoots. Other processes count through their rows, written within milliseconds of a change:
+    bursts in two processes at the same instant may overshoot by what opened in between. Rows of a
+    process that died without closing its sockets count until they expire (``EXPIRY``).
+    """
+    here = connected(user_pk)
+    cap = app_settings.MAX_CONNECTIONS_PER_USER
+    if cap is None or here + elsewhere <= cap:
+        return True
+    disconnected(user_pk)
+    return False
+
+
+def elsewhere(user_pks: Iterable[Any]) -> dict[Any, int]:
+    """The sockets of these users open in other live processes: one query, none without a cap."""
+    pks = list(user_pks)
+    if app_settings.MAX_CONNECTIONS_PER_USER is None or not pks:
+        return {}
+    cutoff = timezone.now() - timedelta(seconds=EXPIRY)
+    rows = (
+        Presence.objects.filter(user_id__in=pks, heartbeat__gte=cutoff)
+        .exclude(process=process_id())
+        .values_list("user_id")
+        .annotate(total=Sum("sockets"))
+    )
+    return dict(rows)
 
 
 def online(user_pks: Iterable[Any]) -> set[Any]:
@@ -95,7 +135,8 @@ def online(user_pks: Iterable[Any]) -> set[Any]:
     return set(rows.values_list("user_id", flat=True))
 
 
-def _change(user_pk: Any, delta: int) -> None:
+def _change(user_pk: Any, delta: int) -> int:
+    """Add `delta` to the user's sockets in this process; their new number."""
     state = _state
     with state.lock:
         count = max(0, state.sockets[user_pk] + delta)
@@ -111,6 +152,7 @@ def _change(user_pk: Any, delta: int) -> None:
             target=_write_forever, args=(state,), name="notifications-presence", daemon=True
         ).start()
     state.wake.set()
+    return count
 
 
 def flush(state: _Counts | None = None) -> None:

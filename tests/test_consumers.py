@@ -655,14 +655,15 @@ async def test_a_connect_is_one_trip_to_the_database_session_user_inbox_and_repl
     assert await receive_frame(socket) == {"type": "welcome", "unread_count": 2, "last_seq": 2}
     assert seqs(await frames(socket, 2)) == [1, 2]
     assert len(hops) == 1, hops
-    # The session, its user, the inbox row, the rows after `since`.
-    assert len(executed) == 4, executed
+    # The session, its user, the user's sockets in other processes (MAX_CONNECTIONS_PER_USER), the
+    # inbox row, the rows after `since`.
+    assert len(executed) == 5, executed
     executed.clear()
     hops.clear()
     current = await open_with_cookie(cookie, f"{PATH}?since=2")  # a client up to date: no rows
     assert await receive_frame(current) == {"type": "welcome", "unread_count": 2, "last_seq": 2}
     assert await silent(current)
-    assert (len(hops), len(executed)) == (1, 3), executed
+    assert (len(hops), len(executed)) == (1, 4), executed
     await current.disconnect()
     await socket.disconnect()
     await first.disconnect()
@@ -687,11 +688,11 @@ async def test_connects_at_the_same_moment_share_their_trips_to_the_database(
         if i < 10:
             assert seqs(await frames(socket, 1)) == [1]
         assert await silent(socket)
-    # 20 sockets: each trip is the sessions, their users and their inboxes, plus the rows of
-    # each socket that has some to replay.
+    # 20 sockets: each trip is the sessions, their users, their sockets in other processes and
+    # their inboxes, plus the rows of each socket that has some to replay.
     trips = len(hops)
     assert trips < 10, hops
-    assert len(executed) == 3 * trips + 10, executed
+    assert len(executed) == 4 * trips + 10, executed
     await asyncio.gather(*(socket.disconnect() for socket in [first, *opened]))
 
 
@@ -754,10 +755,11 @@ async def test_a_session_that_would_not_sign_in_over_http_is_refused(
 
 @pytest.mark.redis
 async def test_a_storm_of_sockets_connecting_and_closing_at_once_fails_none(
-    redis_layer: dict[str, Any],
+    redis_layer: dict[str, Any], settings: Any
 ) -> None:
     # Each connect joins a group and each close leaves it: one Redis command each, all at once.
     # redis-py's pool holds 100 connections and raises past that instead of waiting.
+    settings.NOTIFICATIONS = {"MAX_CONNECTIONS_PER_USER": None}  # 200 sockets of one user
     count = 200
     alice = await auser("alice")
     # Generous timeouts: 200 handshakes on one loop of a loaded 2-core machine take seconds, and
