@@ -338,6 +338,14 @@ def inbox(user: Any) -> tuple[int, int]:
     return row or (0, 0)
 
 
+def inboxes(user_pks: list[Any]) -> dict[Any, tuple[int, int, int]]:
+    """(unread_count, unseen_count, last_seq) of each user who has an inbox row, in one query."""
+    rows = InboxState.objects.filter(user_id__in=user_pks).values_list(
+        "user_id", "unread_count", "unseen_count", "last_seq"
+    )
+    return {pk: (unread, unseen, last) for pk, unread, unseen, last in rows}
+
+
 def since(user: Any, seq: int, limit: int) -> list[Notification]:
     """The user's notifications with a seq above `seq`, oldest first, at most `limit`.
 

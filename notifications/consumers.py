@@ -18,8 +18,9 @@ import functools
 import logging
 import random
 import time
+import weakref
 from collections import deque
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -78,6 +79,10 @@ async def _cancel_until_done(task: asyncio.Future[Any]) -> None:
         await asyncio.wait({task}, timeout=CANCEL_GRACE)
 
 
+class _OverCap(Exception):
+    """The user has MAX_CONNECTIONS_PER_USER sockets open already."""
+
+
 class _TokenBucket:
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
@@ -124,6 +129,105 @@ def _unsent_bytes(transport_: Any) -> int:
             total += int(getattr(transport_, "_tempDataLen", 0))
         transport_ = getattr(transport_, "transport", None)
     return total
+
+
+# What a socket reads from the database: (unread, unseen) counts, last seq, (seq, frame)s to replay,
+# reset?
+Loaded = tuple[tuple[int, int], int, list[tuple[int, str]], bool]
+# A session that signed in: its user, what the socket remembers of it, and the user's sockets open in
+# other processes (presence.elsewhere(), for MAX_CONNECTIONS_PER_USER).
+SignedIn = tuple[Any, sessions.SessionRef, int]
+SignInRequest = tuple[str | None, int | None, bool]  # session key, since, read the inbox?
+
+
+def _read(user: Any, since: int | None, inbox: tuple[int, int, int] | None = None) -> Loaded:
+    """The inbox (counts, last_seq) and the frames after `since`, or a reset past CATCH_UP_LIMIT."""
+    # The inbox first: every seq up to its last_seq is committed, so the rows read next hold them.
+    unread, unseen, last_seq = api.inbox_counts(user) if inbox is None else inbox
+    counts = (unread, unseen)
+    if since is None or since >= last_seq:
+        # Nothing after `since` (a client that is up to date), or a client ahead of the server (a
+        # reset): no rows to read.
+        return counts, last_seq, [], since is not None and since > last_seq
+    limit = app_settings.CATCH_UP_LIMIT
+    rows = api.since(user, since, limit + 1)
+    frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
+    return counts, last_seq, frames, len(rows) > limit
+
+
+def _sign_in_and_read(requests: list[SignInRequest]) -> list[tuple[SignedIn | None, Loaded | None]]:
+    """Sign the sessions in and read the inboxes of those that asked: four queries for all (plus
+    one per socket with rows to replay). Runs in the database thread."""
+    sessions_in = sessions.sign_in({key for key, _, _ in requests if key})
+    others = presence.elsewhere(user.pk for user, _ in sessions_in.values())
+    signed_in = {
+        key: (user, ref, others.get(user.pk, 0)) for key, (user, ref) in sessions_in.items()
+    }
+    wanted = [signed_in[key][0].pk for key, _, read in requests if read and key in signed_in]
+    inboxes = api.inboxes(wanted) if wanted else {}
+    results: list[tuple[SignedIn | None, Loaded | None]] = []
+    for key, since, read in requests:
+        found = signed_in.get(key) if key else None
+        if found is None or not read:
+            results.append((found, None))
+        else:
+            user = found[0]
+            results.append((found, _read(user, since, inboxes.get(user.pk, (0, 0, 0)))))
+    return results
+
+
+class _SignIns:
+    """The connects of one event loop waiting for their trip to the database. One trip runs at a
+    time, and those that arrive meanwhile share the next: a storm of connects opens one database
+    connection per trip, not per socket, and makes its four queries for all of them."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[SignInRequest, asyncio.Future[Any]]] = []
+        self.runner: asyncio.Task[None] | None = None
+
+    async def run(
+        self, key: str | None, since: int | None, *, read: bool
+    ) -> tuple[SignedIn | None, Loaded | None]:
+        future: asyncio.Future[tuple[SignedIn | None, Loaded | None]]
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append(((key, since, read), future))
+        if self.runner is None:
+            self.runner = asyncio.create_task(self._trips())
+        return await future
+
+    async def _trips(self) -> None:
+        batch: list[tuple[SignInRequest, asyncio.Future[Any]]] = []
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting, []
+                requests = [request for request, _ in batch]
+                try:
+                    results = await database_sync_to_async(_sign_in_and_read)(requests)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for (_, future), result in zip(batch, results, strict=True):
+                        if not future.done():
+                            future.set_result(result)
+        finally:
+            self.runner = None
+            for _, future in [*batch, *self.waiting]:  # cancelled: the loop is closing
+                future.cancel()
+
+
+_sign_in_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SignIns] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sign_ins() -> _SignIns:
+    loop = asyncio.get_running_loop()
+    current = _sign_in_queues.get(loop)
+    if current is None:
+        current = _sign_in_queues[loop] = _SignIns()
+    return current
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -275,16 +379,6 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         return self.user.pk
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close()  # before accept: the handshake is refused with HTTP 403
-            return
-        self.user = user
-        self.group = protocol.user_group(user.pk)
-        presence.connected(user.pk)  # counted until _end(), which runs however the socket ends
-        self.counted = True
-        self.session = sessions.ref_from_scope(self.scope)
-        self.session_tag = None if self.session is None else protocol.session_tag(self.session.key)
         self.sent_seq = 0
         self.bucket = _TokenBucket(
             app_settings.RATE_LIMIT_PER_SECOND, app_settings.RATE_LIMIT_BURST
@@ -298,16 +392,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 since = protocol.parse_since(raw[-1])
             except protocol.ProtocolError as exc:
                 since_error = exc
-        # Join first, read the database second: whatever commits in between is in the read or
-        # arrives as a push (queued until the welcome and replay are sent), and pushes at or below
-        # sent_seq are dropped.
-        self.hub = transport.hub()
-        self.hub.join(self)
-        await self.hub.subscribed_for(self.group)
         try:
-            if self.channel_layer is not None:
-                await self._on_layer("group_add")
-            loaded = await database_sync_to_async(self._load)(since)
+            loaded = await self._open(since)
+        except _OverCap:
+            # MAX_CONNECTIONS_PER_USER: accepted first, as daphne closes with a code only after it.
+            self.closing = True  # frames the client sends meanwhile are dropped
+            await self.accept()
+            await self.close(code=protocol.CLOSE_TOO_MANY_CONNECTIONS)
+            return
         except Exception as exc:
             # Redis or the database is down: refuse the handshake (HTTP 403) rather than accept a
             # socket that cannot be served; the client retries with backoff.
@@ -320,6 +412,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             )
             await self.close()
             return
+        if loaded is None:
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
         await self.accept()
         await self._send_loaded(loaded, welcome=True)  # `welcome` is always the first frame
         if since_error is not None:
@@ -328,6 +423,67 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._drain_soon()
         if self.channel_layer is not None:
             self.refresher = asyncio.create_task(self._refresh_membership())
+
+    async def _open(self, since: int | None) -> Loaded | None:
+        """Who the user is, the socket in its group, the inbox read; None if the user may not connect.
+
+        Whatever commits while the inbox is read is in the read or arrives as a push (queued until
+        the welcome and replay are sent), and pushes at or below sent_seq are dropped.
+        """
+        hub = transport.hub()
+        user = self.scope.get("user")
+        if not isinstance(user, sessions.DeferredUser):  # AuthMiddlewareStack, or a test's scope
+            if user is None or not user.is_authenticated:
+                return None
+            others = 0
+            if app_settings.MAX_CONNECTIONS_PER_USER is not None:
+                counted = await database_sync_to_async(presence.elsewhere)([user.pk])
+                others = counted.get(user.pk, 0)
+            self._admit(user, sessions.ref_from_scope(self.scope), others)
+            return await self._join_then_read(hub, since)
+        key = self.scope["session"].session_key
+        if self.channel_layer is not None:
+            # The layer's group_add needs the group before the inbox read: a trip of its own.
+            signed_in, _ = await _sign_ins().run(key, since, read=False)
+            if signed_in is None:
+                return None
+            self._admit(*signed_in)
+            return await self._join_then_read(hub, since)
+        # One trip to the database for the session, the user and the inbox. The group is known only
+        # after it: the hub keeps what it fans out meanwhile and hands this socket its group's share
+        # when it joins.
+        await hub.subscribed_to_all()
+        mark = hub.hold()
+        try:
+            signed_in, loaded = await _sign_ins().run(key, since, read=True)
+            if signed_in is None:
+                hub.release(mark)
+                return None
+            self._admit(*signed_in)
+        except BaseException:
+            hub.release(mark)
+            raise
+        self.hub = hub
+        hub.join(self, mark)
+        return loaded
+
+    async def _join_then_read(self, hub: transport.Hub, since: int | None) -> Loaded:
+        self.hub = hub
+        hub.join(self)  # first: see _open()
+        await hub.subscribed_for(self.group)
+        if self.channel_layer is not None:
+            await self._on_layer("group_add")
+        return cast(Loaded, await database_sync_to_async(_read)(self.user, since))
+
+    def _admit(self, user: Any, session: sessions.SessionRef | None, elsewhere: int) -> None:
+        """The socket is the user's from now on; _OverCap past MAX_CONNECTIONS_PER_USER."""
+        if not presence.admit(user.pk, elsewhere):
+            raise _OverCap
+        self.scope["user"] = self.user = user
+        self.counted = True  # until _end(), which runs however the socket ends
+        self.group = protocol.user_group(user.pk)
+        self.session = session
+        self.session_tag = None if session is None else protocol.session_tag(session.key)
 
     async def _refresh_membership(self) -> None:
         # group_expiry counts from the last group_add: re-join so a long-lived socket keeps receiving,
@@ -448,23 +604,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # Catch-up.
 
-    def _load(self, since: int | None) -> tuple[tuple[int, int], int, list[Any], bool]:
-        # The inbox first: every seq up to its last_seq is committed, so the rows read next hold them.
-        unread, unseen, last_seq = api.inbox_counts(self.user)
-        counts = (unread, unseen)
-        if since is None or since > last_seq:
-            return counts, last_seq, [], since is not None
-        limit = app_settings.CATCH_UP_LIMIT
-        rows = api.since(self.user, since, limit + 1)
-        frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
-        return counts, last_seq, frames, len(rows) > limit
-
     async def _catch_up(self, since: int | None) -> None:
-        await self._send_loaded(await database_sync_to_async(self._load)(since), welcome=False)
+        await self._send_loaded(
+            await database_sync_to_async(_read)(self.user, since), welcome=False
+        )
 
-    async def _send_loaded(
-        self, loaded: tuple[tuple[int, int], int, list[Any], bool], *, welcome: bool
-    ) -> None:
+    async def _send_loaded(self, loaded: Loaded, *, welcome: bool) -> None:
         (unread, unseen), last_seq, rows, reset = loaded
         if welcome:
             await self.send(text_data=protocol.welcome_frame(unread, last_seq, unseen))

@@ -1,17 +1,21 @@
 """Which users have a socket open, in any server process: asked by Web Push before it pushes.
 
-The consumer calls ``connected(user_pk)`` / ``disconnected(user_pk)``; senders call ``online(user_pks)``.
+The consumer calls ``admit(user_pk, elsewhere)`` (``connected()`` under the cap) and
+``disconnected(user_pk)``; senders call ``online(user_pks)``.
 
 Stored in the database, table ``notifications_presence``: one row per (server process, user) holding
 how many sockets that process has open for that user, and a heartbeat. The database, not Redis, because
 it is the one store every deployment of this app shares between processes: daphne and a shell over
 the in-memory layer (the demo) as much as several daphne processes over channels-redis. Connecting
-costs no query: the consumer only counts in memory, and one writer thread per process writes the
-changed counts right after (a storm of connects becomes a few writes, off the consumers' database
-thread), plus one UPDATE per serving process every ``HEARTBEAT`` seconds. A process killed without running
+costs no query of its own: the consumer counts in memory (the cap's count of the user's sockets in
+other processes, ``elsewhere()``, rides on the connect's one trip to the database), and one writer
+thread per process writes the changed counts right after, together (a storm of connects becomes a few
+transactions of two statements, off the consumers' database thread), plus one UPDATE per serving
+process every ``HEARTBEAT`` seconds. A process killed without running
 ``disconnect()`` (daphne on SIGTERM, a crash) leaves rows whose heartbeat stops: after ``EXPIRY``
 seconds they no longer count, and the next heartbeat of any serving process deletes them. Counts per
-process and user make a cap on sockets per user across processes a SUM away.
+process and user make the cap on sockets per user across processes (``MAX_CONNECTIONS_PER_USER``) a
+SUM away: ``elsewhere()`` and ``admit()``.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from notifications.conf import app_settings
 from notifications.models import Presence
 
-__all__ = ["EXPIRY", "HEARTBEAT", "connected", "disconnected", "online"]
+__all__ = ["EXPIRY", "HEARTBEAT", "admit", "connected", "disconnected", "elsewhere", "online"]
 
 logger = logging.getLogger("notifications.presence")
 
@@ -42,6 +48,8 @@ HEARTBEAT = 60.0
 EXPIRY = 180.0
 #: Seconds before a failed write (database down) is tried again.
 RETRY = 5.0
+#: Seconds the writer waits after a change for others to write with it (a storm of connects).
+GATHER = 0.05
 
 
 class _Counts:
@@ -69,18 +77,52 @@ def process_id() -> str:
     return _identity[1]
 
 
-def connected(user_pk: Any) -> None:
-    """A socket of the user opened in this process: counted now, written by the writer thread.
+def connected(user_pk: Any) -> int:
+    """A socket of the user opened in this process: counted now, written by the writer thread; the
+    user's sockets in this process.
 
     Plain functions, no I/O: the consumer calls ``disconnected()`` from the ``finally`` that ends it,
     so a socket whose handler raised, or that daphne cancelled on shutdown, is still uncounted.
     """
-    _change(user_pk, 1)
+    return _change(user_pk, 1)
 
 
 def disconnected(user_pk: Any) -> None:
     """A socket of the user closed in this process."""
     _change(user_pk, -1)
+
+
+def admit(user_pk: Any, elsewhere: int) -> bool:
+    """Count a new socket of the user, as ``connected()``, unless that puts the user's sockets over
+    ``MAX_CONNECTIONS_PER_USER``, with ``elsewhere`` open in other processes: then leave it uncounted
+    and return False.
+
+    This process's own count is taken at once, so a burst of connects in one process never
+    overshoots. Other processes count through their rows, written within milliseconds of a change:
+    bursts in two processes at the same instant may overshoot by what opened in between. Rows of a
+    process that died without closing its sockets count until they expire (``EXPIRY``).
+    """
+    here = connected(user_pk)
+    cap = app_settings.MAX_CONNECTIONS_PER_USER
+    if cap is None or here + elsewhere <= cap:
+        return True
+    disconnected(user_pk)
+    return False
+
+
+def elsewhere(user_pks: Iterable[Any]) -> dict[Any, int]:
+    """The sockets of these users open in other live processes: one query, none without a cap."""
+    pks = list(user_pks)
+    if app_settings.MAX_CONNECTIONS_PER_USER is None or not pks:
+        return {}
+    cutoff = timezone.now() - timedelta(seconds=EXPIRY)
+    rows = (
+        Presence.objects.filter(user_id__in=pks, heartbeat__gte=cutoff)
+        .exclude(process=process_id())
+        .values_list("user_id")
+        .annotate(total=Sum("sockets"))
+    )
+    return dict(rows)
 
 
 def online(user_pks: Iterable[Any]) -> set[Any]:
@@ -93,7 +135,8 @@ def online(user_pks: Iterable[Any]) -> set[Any]:
     return set(rows.values_list("user_id", flat=True))
 
 
-def _change(user_pk: Any, delta: int) -> None:
+def _change(user_pk: Any, delta: int) -> int:
+    """Add `delta` to the user's sockets in this process; their new number."""
     state = _state
     with state.lock:
         count = max(0, state.sockets[user_pk] + delta)
@@ -109,37 +152,53 @@ def _change(user_pk: Any, delta: int) -> None:
             target=_write_forever, args=(state,), name="notifications-presence", daemon=True
         ).start()
     state.wake.set()
+    return count
 
 
 def flush(state: _Counts | None = None) -> None:
-    """Write the counts that changed since the last flush (the writer thread calls it)."""
+    """Write the counts that changed since the last flush (the writer thread calls it): one
+    transaction, a DELETE for the users with no socket left and one upsert for the others."""
     state = state or _state
     with state.lock:
         counts = {pk: state.sockets.get(pk, 0) for pk in state.dirty}
         state.dirty.clear()
-    pending = dict(counts)
+    if not counts:
+        return
     try:
-        for user_pk, count in counts.items():
-            try:
-                with transaction.atomic():
-                    _write(user_pk, count)
-            except IntegrityError:
-                # The user was deleted while a socket of theirs was open: nothing to count.
-                logger.info("Presence of user %s not recorded: the user is gone.", user_pk)
-            del pending[user_pk]
+        try:
+            with transaction.atomic():
+                _write(counts)
+        except IntegrityError:
+            # A user was deleted while a socket of theirs was open: the others, one at a time.
+            for user_pk, count in counts.items():
+                try:
+                    with transaction.atomic():
+                        _write({user_pk: count})
+                except IntegrityError:
+                    logger.info("Presence of user %s not recorded: the user is gone.", user_pk)
     except Exception:
         with state.lock:
-            state.dirty.update(pending)  # written on the next wake-up or heartbeat
+            state.dirty.update(counts)  # written on the next wake-up or heartbeat
         raise
 
 
-def _write(user_pk: Any, count: int) -> None:
-    rows = Presence.objects.filter(process=process_id(), user_id=user_pk)
-    if count == 0:
-        rows.delete()
-    elif not rows.update(sockets=count, heartbeat=timezone.now()):
-        Presence.objects.create(
-            process=process_id(), user_id=user_pk, sockets=count, heartbeat=timezone.now()
+def _write(counts: dict[Any, int]) -> None:
+    process = process_id()
+    gone = [user_pk for user_pk, count in counts.items() if not count]
+    if gone:
+        Presence.objects.filter(process=process, user_id__in=gone).delete()
+    now = timezone.now()
+    rows = [
+        Presence(process=process, user_id=user_pk, sockets=count, heartbeat=now)
+        for user_pk, count in counts.items()
+        if count
+    ]
+    if rows:
+        Presence.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["process", "user"],
+            update_fields=["sockets", "heartbeat"],
         )
 
 
@@ -163,7 +222,8 @@ def beat(state: _Counts | None = None) -> None:
 def _write_forever(state: _Counts) -> None:
     next_beat = time.monotonic() + HEARTBEAT
     while True:
-        state.wake.wait(max(0.0, next_beat - time.monotonic()))
+        if state.wake.wait(max(0.0, next_beat - time.monotonic())):
+            time.sleep(GATHER)
         state.wake.clear()
         try:
             flush(state)

@@ -106,9 +106,12 @@ def user_group(user_pk: Any) -> str:
     if not _GROUP_SAFE.match(key):
         # Group names allow ASCII letters, digits, '-', '_', '.' and < 100 characters.
         key = "h" + hashlib.sha256(key.encode()).hexdigest()[:40]
-    return (
-        f"notifications.{_project_tag(app_settings.PROJECT_KEY or settings.SECRET_KEY)}.user.{key}"
-    )
+    return f"notifications.{project_tag()}.user.{key}"
+
+
+def project_tag() -> str:
+    """A digest of this project's ``PROJECT_KEY`` (by default of ``SECRET_KEY``): its namespace in Redis."""
+    return _project_tag(app_settings.PROJECT_KEY or settings.SECRET_KEY)
 
 
 @functools.cache
@@ -263,8 +266,12 @@ _LAYER_TYPES: Final = frozenset({LAYER_PUSH, LAYER_FRAME, LAYER_LOGOUT, LAYER_RE
 
 
 def fanout_channel(prefix: str) -> str:
-    """The Redis pub/sub channel of one project (Redis pub/sub ignores the database number)."""
-    return f"{prefix}.notifications.fanout"
+    """The Redis pub/sub channel of one project.
+
+    Redis pub/sub ignores the database number and the layer's prefix is often left at "asgi": the
+    project's digest keeps one project's pushes (titles and bodies) out of another's processes.
+    """
+    return f"{prefix}.notifications.{project_tag()}.fanout"
 
 
 def pack_fanout(pairs: Sequence[tuple[str, dict[str, Any]]]) -> bytes:

@@ -1,8 +1,10 @@
-"""Is the session a socket was opened with still valid? Checked for many sockets at once.
+"""Who opened a socket, and is the session it was opened with still valid?
 
-``AuthMiddlewareStack`` reads the user once, at the handshake. A socket therefore remembers its
-session (``SessionRef``) and the server process re-checks the sessions of all its sockets together
-(transport.Hub): two queries with a database session engine, however many sockets.
+The handshake's user is read once: by ``sign_in()`` in the consumer's one trip to the database on
+connect (``routing.SessionAuthMiddleware`` leaves it deferred; the connects of one moment share a
+trip), or by channels' ``AuthMiddlewareStack`` before the consumer runs. A socket therefore
+remembers its session (``SessionRef``) and the server process re-checks the sessions of all its
+sockets together (transport.Hub): two queries with a database session engine, however many sockets.
 
 A session is valid as long as Django's ``get_user()`` would still accept it over HTTP: it exists, its
 user exists and may log in (``is_active``), and the user's session auth hash (password) is the one
@@ -49,6 +51,45 @@ class SessionRef:
     key: str
     user_pk: str
     auth_hash: str
+
+
+class DeferredUser:
+    """``scope["user"]`` until the consumer signs the session in (``sign_in()``)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise ValueError(
+            "The socket's user is read in the consumer's trip to the database on connect "
+            "(notifications.routing.SessionAuthMiddleware); it is not known before."
+        )
+
+
+def sign_in(keys: Iterable[str]) -> dict[str, tuple[Any, SessionRef]]:
+    """The user of each session key that signs in, with its SessionRef; other keys are missing.
+
+    Django's rules for a request (``django.contrib.auth.get_user``): a session that exists, a
+    configured backend, a user that may log in (``user_can_authenticate``: ModelBackend refuses
+    inactive users), the session auth hash of the user's password or of a ``SECRET_KEY_FALLBACKS``
+    key. Unlike a request, a handshake sends no cookie back, so a session that fails is not flushed
+    or cycled here: the browser's next request does that. Two queries with a database session
+    engine, however many keys. Runs in the database thread.
+    """
+    found = _load_sessions(set(keys))
+    users = _load_users({str(data[SESSION_KEY]) for data in found.values() if SESSION_KEY in data})
+    signed_in: dict[str, tuple[Any, SessionRef]] = {}
+    for key, data in found.items():
+        user = users.get(str(data.get(SESSION_KEY)))
+        backend_path = data.get(BACKEND_SESSION_KEY)
+        auth_hash = str(data.get(HASH_SESSION_KEY) or "")
+        if (
+            user is not None
+            and backend_path is not None
+            and _may_log_in(user, backend_path)
+            and _hash_matches(auth_hash, user)
+        ):
+            signed_in[key] = (user, SessionRef(key, str(user.pk), auth_hash))
+    return signed_in
 
 
 def ref_from_scope(scope: dict[str, Any]) -> SessionRef | None:

@@ -21,10 +21,11 @@ import asyncio
 import binascii
 import contextlib
 import gc
+import itertools
 import logging
 import types
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -270,11 +271,50 @@ class Hub:
         self.started = False
         self.to_revalidate: set[Socket] = set()
         self.revalidator: asyncio.Task[None] | None = None
+        # What was fanned out while sockets whose group is not known yet were reading the database
+        # (hold()): held[0] is message number held_base; holds counts the sockets by their mark.
+        self.held: deque[Message] = deque()
+        self.held_base = 0
+        self.holds: dict[int, int] = {}
 
-    def join(self, socket: Socket) -> None:
+    def join(self, socket: Socket, mark: int | None = None) -> None:
+        """Add the socket to its group; with the mark of a hold(), offer it what its group got since."""
         self.sockets.setdefault(socket.group, set()).add(socket)
         if not self.started:
             self.start()
+        if mark is not None:
+            for group, message in itertools.islice(self.held, mark - self.held_base, None):
+                if group == socket.group:
+                    socket.offer(message)
+            self.release(mark)
+
+    def hold(self) -> int:
+        """Keep what is fanned out from now on, for a socket that learns its group in the same trip to
+        the database as it reads its inbox; join(socket, mark) or release(mark) ends the hold."""
+        if not self.started:
+            self.start()
+        mark = self.held_base + len(self.held)
+        self.holds[mark] = self.holds.get(mark, 0) + 1
+        return mark
+
+    def release(self, mark: int) -> None:
+        if self.holds[mark] > 1:
+            self.holds[mark] -= 1
+        else:
+            del self.holds[mark]
+        oldest = min(self.holds, default=self.held_base + len(self.held))
+        while self.held_base < oldest:
+            self.held.popleft()
+            self.held_base += 1
+
+    async def subscribed_to_all(self) -> None:
+        """Return once every subscription is up (at most SUBSCRIBE_WAIT s)."""
+        if self.fanout is None:
+            return
+        waiting = [event.wait() for event in self.subscribed if not event.is_set()]
+        if waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waiting), SUBSCRIBE_WAIT)
 
     async def subscribed_for(self, group: str) -> None:
         """Return once the subscription that carries `group` is up (at most SUBSCRIBE_WAIT s)."""
@@ -314,6 +354,8 @@ class Hub:
         self.revalidator = None
 
     def deliver(self, group: str, message: dict[str, Any]) -> None:
+        if self.holds:
+            self.held.append((group, message))
         for socket in self.sockets.get(group, ()):
             socket.offer(message)
 
@@ -324,6 +366,8 @@ class Hub:
             logger.warning("Ignored a message on the fan-out channel: %s", exc)
             return
         sockets = self.sockets
+        if self.holds:
+            self.held.extend(pairs)
         for group, message in pairs:
             members = sockets.get(group)
             if members:

@@ -118,6 +118,10 @@ def test_e003_names_each_unknown_key(good: Any) -> None:
         {"CHANNEL_LAYER": 1},
         {"PROJECT_KEY": ""},
         {"PROJECT_KEY": 7},
+        {"MAX_CONNECTIONS_PER_USER": 0},
+        {"MAX_CONNECTIONS_PER_USER": -1},
+        {"MAX_CONNECTIONS_PER_USER": "20"},
+        {"MAX_CONNECTIONS_PER_USER": 2.5},
     ],
     ids=repr,
 )

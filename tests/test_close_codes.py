@@ -5,12 +5,17 @@ which WebsocketCommunicator never shows)."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from django.db.models import Sum
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from notifications import protocol
+from notifications.models import Presence
 from tests import servers
 from tests.conftest import make_user
 
@@ -90,3 +95,97 @@ def test_refused_handshakes_are_a_clean_403(daphne: Any, who: str) -> None:
         servers.ws_connect(daphne, session, origin=origin)
     assert refused.value.response.status_code == 403
     servers.assert_clean_log(daphne)
+
+
+# MAX_CONNECTIONS_PER_USER (20 by default), counted across every daphne process.
+
+CAP = 20
+
+
+@pytest.fixture
+def stack() -> Iterator[ExitStack]:
+    """Sockets entered here are closed after the test."""
+    with ExitStack() as sockets:
+        yield sockets
+
+
+def open_sockets(
+    stack: ExitStack, server: servers.DaphneServer, session: servers.Session, count: int
+) -> list[Any]:
+    sockets = []
+    for _ in range(count):
+        ws = stack.enter_context(servers.ws_connect(server, session))
+        assert servers.recv_json(ws)["type"] == "welcome"
+        sockets.append(ws)
+    return sockets
+
+
+def refused_with_4029(server: servers.DaphneServer, session: servers.Session) -> bool:
+    """A socket over the cap opens (daphne closes with a code only after accepting), then closes."""
+    with servers.ws_connect(server, session) as ws:
+        return close_code(ws) == protocol.CLOSE_TOO_MANY_CONNECTIONS
+
+
+def admitted(stack: ExitStack, server: servers.DaphneServer, session: servers.Session) -> Any:
+    """A socket that got its welcome, or None if it was closed with 4029."""
+    ws = stack.enter_context(servers.ws_connect(server, session))
+    try:
+        if servers.recv_json(ws)["type"] == "welcome":
+            return ws
+    except ConnectionClosed:
+        assert ws.close_code == protocol.CLOSE_TOO_MANY_CONNECTIONS
+    return None
+
+
+def counted_sockets(user: Any) -> int:
+    """The user's sockets in the presence table, as written by the daphne processes."""
+    found = Presence.objects.filter(user=user).aggregate(n=Sum("sockets"))["n"]
+    return int(found or 0)
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    """Poll state held in another process (no event to await) until `condition()` is truthy.
+
+    Generous: under load, a daphne process's presence writer may wait for SQLite's lock (up to 20 s,
+    the demo's busy timeout) before its count is in the table."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.1)
+    return result
+
+
+def test_the_socket_over_the_users_cap_closes_with_4029_and_others_are_unaffected(
+    daphne: Any, stack: ExitStack
+) -> None:
+    make_user("alice")
+    make_user("bob")
+    alice = daphne.login("alice", "alice")
+    sockets = open_sockets(stack, daphne, alice, CAP)
+    assert refused_with_4029(daphne, alice)
+    assert refused_with_4029(daphne, alice)  # and again: a refused socket takes no place
+    open_sockets(stack, daphne, daphne.login("bob", "bob"), 1)
+    sockets[0].close()
+    # The place frees once daphne has ended the closed socket (in its own process).
+    wait_until(lambda: admitted(stack, daphne, alice), "a place freed")
+    assert refused_with_4029(daphne, alice)
+    servers.assert_clean_log(daphne)
+
+
+def test_two_daphne_processes_share_the_users_cap(daphne_factory: Any, stack: ExitStack) -> None:
+    user = make_user("alice")
+    first, second = daphne_factory(), daphne_factory()
+    session = first.login("alice", "alice")
+    open_sockets(stack, first, session, CAP // 2)
+    wait_until(lambda: counted_sockets(user) == CAP // 2, "the first process's count written")
+    sockets = open_sockets(stack, second, session, CAP // 2)
+    wait_until(lambda: counted_sockets(user) == CAP, "the second process's count written")
+    assert refused_with_4029(first, session)
+    assert refused_with_4029(second, session)
+    sockets[0].close()
+    wait_until(lambda: admitted(stack, first, session), "a place freed in the other process")
+    wait_until(lambda: counted_sockets(user) == CAP, "the first process's new count written")
+    assert refused_with_4029(second, session)
+    servers.assert_clean_log(first)
+    servers.assert_clean_log(second)

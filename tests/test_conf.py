@@ -89,6 +89,8 @@ def test_a_broken_configuration_is_not_a_notifications_error(settings: Any) -> N
         ({"GROUP_REFRESH_INTERVAL": False}, "must be None or a positive number, not False"),
         ({"CHANNEL_LAYER": ""}, "'CHANNEL_LAYER'] must be a non-empty string"),
         ({"CHANNEL_LAYER": None}, "non-empty string, not None"),
+        # 0 would read as "no sockets" to some and "no cap" to others: None is the only "no cap".
+        ({"MAX_CONNECTIONS_PER_USER": 0}, "must be None or a positive integer, not 0"),
     ],
     ids=repr,
 )
@@ -111,6 +113,14 @@ def test_values_have_their_field_types(settings: Any) -> None:
     assert type(app_settings.PUBLISH_TIMEOUT) is float
     assert type(app_settings.GROUP_REFRESH_INTERVAL) is float
     assert app_settings.BATCH_SIZE == 50 and type(app_settings.BATCH_SIZE) is int
+
+
+def test_max_connections_per_user_is_a_positive_integer_or_none_for_no_cap(settings: Any) -> None:
+    assert app_settings.MAX_CONNECTIONS_PER_USER == 20
+    settings.NOTIFICATIONS = {"MAX_CONNECTIONS_PER_USER": None}
+    assert app_settings.MAX_CONNECTIONS_PER_USER is None
+    settings.NOTIFICATIONS = {"MAX_CONNECTIONS_PER_USER": 3.0}
+    assert app_settings.MAX_CONNECTIONS_PER_USER == 3
 
 
 def test_every_default_has_a_typed_field_and_is_valid(settings: Any) -> None:

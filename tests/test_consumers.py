@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
-from notifications import anotify, delivery, notify, protocol, transport
+from notifications import anotify, consumers, delivery, notify, protocol, transport
 from notifications.api import amark_read
 from notifications.consumers import CANCEL_GRACE, LAYER_RETRY_DELAY, NotificationConsumer
 from notifications.models import Notification
@@ -603,12 +604,183 @@ async def test_pushing_to_a_socket_runs_no_sql_and_no_thread_hop(
     assert executed and hops
 
 
+def spy_on_database(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[Any]]:
+    """The SQL statements run from now on (any thread but presence's writer) and the thread hops."""
+    from django.db.backends.utils import CursorWrapper
+
+    executed: list[str] = []
+    original = CursorWrapper._execute_with_wrappers
+
+    def spy(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name != "notifications-presence":
+            executed.append(sql)
+        return original(self, sql, *args, **kwargs)
+
+    hops: list[Any] = []
+    original_call = SyncToAsync.__call__
+
+    def counting_call(self: SyncToAsync, *args: Any, **kwargs: Any) -> Any:
+        hops.append(self.func)
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", spy)
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    return executed, hops
+
+
+def without_sync_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's own sync pass (its own trip and query) would run in a measured window."""
+
+    async def no_sync_pass(self: transport.Hub, *, shard: int | None = None) -> None:
+        pass
+
+    monkeypatch.setattr(transport.Hub, "sync_pass", no_sync_pass)
+
+
+async def open_with_cookie(cookie: bytes, path: str = PATH) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application, path, headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie)]
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
+@pytest.mark.redis
+async def test_a_connect_is_one_trip_to_the_database_session_user_inbox_and_replay(
+    redis_layer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_sync_pass(monkeypatch)
+    alice = await auser("alice")
+    cookie = await session_cookie(alice)
+    await create_notifications(alice, 2)
+    first = await open_with_cookie(cookie)  # the process's hub starts
+    await receive_frame(first)
+    executed, hops = spy_on_database(monkeypatch)
+    socket = await open_with_cookie(cookie, f"{PATH}?since=0")
+    assert await receive_frame(socket) == {
+        "type": "welcome",
+        "unread_count": 2,
+        "unseen_count": 2,
+        "last_seq": 2,
+    }
+    assert seqs(await frames(socket, 2)) == [1, 2]
+    assert len(hops) == 1, hops
+    # The session, its user, the user's sockets in other processes (MAX_CONNECTIONS_PER_USER), the
+    # inbox row, the rows after `since`.
+    assert len(executed) == 5, executed
+    executed.clear()
+    hops.clear()
+    current = await open_with_cookie(cookie, f"{PATH}?since=2")  # a client up to date: no rows
+    assert await receive_frame(current) == {
+        "type": "welcome",
+        "unread_count": 2,
+        "unseen_count": 2,
+        "last_seq": 2,
+    }
+    assert await silent(current)
+    assert (len(hops), len(executed)) == (1, 4), executed
+    await current.disconnect()
+    await socket.disconnect()
+    await first.disconnect()
+
+
+@pytest.mark.redis
+async def test_connects_at_the_same_moment_share_their_trips_to_the_database(
+    redis_layer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_sync_pass(monkeypatch)
+    users = [await auser(f"u{i}") for i in range(20)]
+    cookies = [await session_cookie(user) for user in users]
+    for user in users[:10]:
+        await anotify(user, "before")
+    first = await open_with_cookie(cookies[0])  # the process's hub starts
+    await receive_frame(first)
+    executed, hops = spy_on_database(monkeypatch)
+    opened = await asyncio.gather(*(open_with_cookie(c, f"{PATH}?since=0") for c in cookies))
+    for i, socket in enumerate(opened):
+        welcome = await receive_frame(socket)
+        assert (welcome["type"], welcome["last_seq"]) == ("welcome", 1 if i < 10 else 0)
+        if i < 10:
+            assert seqs(await frames(socket, 1)) == [1]
+        assert await silent(socket)
+    # 20 sockets: each trip is the sessions, their users, their sockets in other processes and
+    # their inboxes, plus the rows of each socket that has some to replay.
+    trips = len(hops)
+    assert trips < 10, hops
+    assert len(executed) == 4 * trips + 10, executed
+    await asyncio.gather(*(socket.disconnect() for socket in [first, *opened]))
+
+
+@pytest.mark.redis
+async def test_a_push_fanned_out_while_a_connect_reads_the_database_reaches_it(
+    redis_layer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The socket learns its group (its user) in the same trip as it reads the inbox: a push
+    # committed after the read and fanned out before the socket joins its group is held for it.
+    alice = await auser("alice")
+    cookie = await session_cookie(alice)
+    hub = transport.hub()
+    read = consumers._sign_in_and_read
+
+    def read_then_notify(requests: list[Any]) -> list[Any]:
+        loaded = read(requests)
+        held = len(hub.held)
+        notify(alice, "after the read")
+        deadline = time.monotonic() + 10
+        while len(hub.held) == held and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(hub.held) > held, "the push never reached the hub"
+        return loaded
+
+    monkeypatch.setattr(consumers, "_sign_in_and_read", read_then_notify)
+    socket = await open_with_cookie(cookie, f"{PATH}?since=0")
+    assert await receive_frame(socket) == {
+        "type": "welcome",
+        "unread_count": 0,
+        "unseen_count": 0,
+        "last_seq": 0,
+    }
+    assert seqs(await frames(socket, 1)) == [1]
+    assert await silent(socket)
+    assert not hub.held and not hub.holds  # nothing kept once no socket waits
+    await socket.disconnect()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda user: (setattr(user, "is_active", False), user.save()), id="inactive"),
+        pytest.param(lambda user: (user.set_password("new"), user.save()), id="password-changed"),
+        pytest.param(lambda user: user.delete(), id="user-deleted"),
+    ],
+)
+async def test_a_session_that_would_not_sign_in_over_http_is_refused(
+    redis_layer: dict[str, Any], change: Callable[[Any], Any]
+) -> None:
+    alice = await auser("alice")
+    cookie = await session_cookie(alice)
+    await sync_to_async(change)(alice)
+    communicator = WebsocketCommunicator(
+        application, PATH, headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie)]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+    hub = transport.hub()
+    assert not hub.holds and hub.sockets == {}
+    # The connect started the hub: a subscription cancelled while redis-py is still setting it up
+    # can outlive the test's loop.
+    await hub.subscribed_to_all()
+
+
 @pytest.mark.redis
 async def test_a_storm_of_sockets_connecting_and_closing_at_once_fails_none(
-    redis_layer: dict[str, Any],
+    redis_layer: dict[str, Any], settings: Any
 ) -> None:
     # Each connect joins a group and each close leaves it: one Redis command each, all at once.
     # redis-py's pool holds 100 connections and raises past that instead of waiting.
+    settings.NOTIFICATIONS = {"MAX_CONNECTIONS_PER_USER": None}  # 200 sockets of one user
     count = 200
     alice = await auser("alice")
     # Generous timeouts: 200 handshakes on one loop of a loaded 2-core machine take seconds, and

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications import presence
@@ -68,12 +70,39 @@ def test_a_storm_of_connects_is_a_few_writes(django_assert_max_num_queries: Any)
     assert Presence.objects.get().sockets == 200
 
 
+def test_the_changes_of_many_users_are_one_transaction_of_two_statements(
+    django_assert_max_num_queries: Any,
+) -> None:
+    users = [make_user(f"u{i}") for i in range(300)]
+    for user in users:
+        presence._change(user.pk, 1)
+    presence.flush()
+    for user in users[:100]:
+        presence._change(user.pk, -1)  # closed
+    for user in users[100:200]:
+        presence._change(user.pk, 1)  # a second socket
+    with django_assert_max_num_queries(4):  # BEGIN, the DELETE, the upsert, COMMIT
+        presence.flush()
+    counts = dict(Presence.objects.values_list("user_id", "sockets"))
+    assert counts == {u.pk: 2 for u in users[100:200]} | {u.pk: 1 for u in users[200:]}
+
+
+def test_a_deleted_user_does_not_keep_the_others_from_being_written() -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    presence._change(alice.pk, 1)
+    presence._change(bob.pk, 1)
+    alice.delete()
+    presence.flush()
+    assert presence.online([alice.pk, bob.pk]) == {bob.pk}
+    assert presence._state.dirty == set()
+
+
 def test_a_failed_write_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
     alice = make_user("alice")
     presence._change(alice.pk, 1)
     original = presence._write
 
-    def down(user_pk: Any, count: int) -> None:
+    def down(counts: dict[Any, int]) -> None:
         raise DatabaseError("down")
 
     monkeypatch.setattr(presence, "_write", down)
@@ -125,6 +154,47 @@ def test_a_heartbeat_rewrites_rows_lost_while_this_process_stalled() -> None:
     Presence.objects.all().delete()  # another process expired them
     presence.beat()
     assert Presence.objects.get().sockets == 2
+
+
+# MAX_CONNECTIONS_PER_USER (20 by default): elsewhere() and admit().
+
+
+def test_a_burst_of_connects_in_one_process_admits_exactly_the_cap() -> None:
+    alice = make_user("alice")
+    admitted = [presence.admit(alice.pk, 0) for _ in range(25)]
+    assert admitted.count(True) == 20
+    assert presence._state.sockets[alice.pk] == 20  # the refused ones are not counted
+
+
+def test_the_cap_counts_the_sockets_of_other_live_processes() -> None:
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    now = timezone.now()
+    expired = now - timedelta(seconds=presence.EXPIRY + 1)
+    Presence.objects.create(process="a:1:x", user=alice, sockets=12, heartbeat=now)
+    Presence.objects.create(process="b:2:y", user=alice, sockets=6, heartbeat=now)
+    Presence.objects.create(process="dead:3:z", user=alice, sockets=20, heartbeat=expired)
+    Presence.objects.create(process="a:1:x", user=bob, sockets=20, heartbeat=now)
+    # This process's own row is its memory, not the (older) database row.
+    Presence.objects.create(process=presence.process_id(), user=alice, sockets=20, heartbeat=now)
+    with CaptureQueriesContext(connection) as queries:
+        others = presence.elsewhere([alice.pk, bob.pk, carol.pk])
+    assert others == {alice.pk: 18, bob.pk: 20} and len(queries) == 1
+    assert [presence.admit(alice.pk, others[alice.pk]) for _ in range(3)] == [True, True, False]
+    presence.disconnected(alice.pk)
+    assert presence.admit(alice.pk, others[alice.pk])
+    assert presence.admit(bob.pk, others[bob.pk]) is False  # bob's own 20 elsewhere
+    assert not presence._state.sockets[bob.pk]
+
+
+@override_settings(NOTIFICATIONS={"MAX_CONNECTIONS_PER_USER": None})
+def test_no_cap_admits_every_socket_without_a_query() -> None:
+    alice = make_user("alice")
+    Presence.objects.create(process="a:1:x", user=alice, sockets=100, heartbeat=timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        assert presence.elsewhere([alice.pk]) == {}
+    assert queries.captured_queries == []
+    assert all(presence.admit(alice.pk, 100) for _ in range(50))
+    assert presence._state.sockets[alice.pk] == 50
 
 
 def test_a_process_id_is_unique_per_process() -> None:

@@ -3,13 +3,15 @@ carry a key of the project, derived from SECRET_KEY."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+import redis
 
-from notifications import api, notify
+from notifications import api, notify, protocol
 from tests import servers
-from tests.conftest import make_user
+from tests.conftest import REDIS_PREFIX, make_user
 
 pytestmark = [pytest.mark.redis]
 
@@ -43,4 +45,45 @@ def test_user_3_of_one_project_never_receives_the_other_projects_push(
         notify(alice, "second")
         assert servers.recv_json(ws_mine)["notification"]["seq"] == 2  # not the other's `read`
     servers.assert_clean_log(mine)
+    servers.assert_clean_log(other)
+
+
+def published(listener: Any, until: bytes, timeout: float = 10) -> list[bytes]:
+    """What the listener heard, up to the message holding `until`."""
+    heard: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = listener.get_message(timeout=1)
+        if message is not None:
+            heard.append(message["data"])
+            if until in message["data"]:
+                return heard
+    raise AssertionError(f"{until!r} not published within {timeout} s; heard {heard}")
+
+
+def test_one_projects_processes_never_receive_the_other_projects_pushes(
+    daphne_factory: Any, redis_url: str, settings: Any
+) -> None:
+    # Group names alone keep the sockets apart; the fan-out channel keeps the other project's titles
+    # and bodies out of this project's processes altogether.
+    alice = make_user("alice")
+    other = daphne_factory(env={"NOTIFICATIONS_TEST_SECRET_KEY": OTHER_SECRET_KEY})
+    client = redis.Redis.from_url(redis_url)
+    listener = client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(protocol.fanout_channel(REDIS_PREFIX))  # this project's (SECRET_KEY)
+    try:
+        with servers.ws_connect(other, other.login("alice", "alice")) as ws_other:
+            assert servers.recv_json(ws_other)["type"] == "welcome"
+            own_key = settings.SECRET_KEY
+            settings.SECRET_KEY = OTHER_SECRET_KEY
+            notify(alice, "for the other project", title="secret title")
+            # Published after commit, by a thread of delivery's: the key stays until it arrived.
+            assert servers.recv_json(ws_other)["notification"]["title"] == "secret title"
+            settings.SECRET_KEY = own_key
+            notify(alice, "for this project")
+            heard = published(listener, until=b"for this project")
+    finally:
+        listener.close()
+        client.close()
+    assert len(heard) == 1, heard  # this project's push only, not the other's published before it
     servers.assert_clean_log(other)

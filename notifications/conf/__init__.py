@@ -75,6 +75,7 @@ BAD_VALUE = "notifications.E004"
 _CONVERTERS: dict[object, Callable[[object], object]] = {
     bool: values.boolean,
     int: values.positive_int,
+    int | None: values.optional_positive_int,
     float: values.positive_number,
     float | None: values.optional_positive_number,
     str: values.non_empty_string,

@@ -51,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
     # Bytes of frames a socket may have waiting to be sent (a client that stopped reading) before it is
     # closed with 4001; it catches up when it reconnects. Keep it above a full catch-up.
     "MAX_BACKLOG_BYTES": 1024 * 1024,
+    # Sockets one user may have open at once, counted across every server process (presence.py); the
+    # next one is accepted, then closed with 4029. None: no cap. Sockets of a process killed without
+    # closing them count until their rows expire (presence.EXPIRY, three minutes).
+    "MAX_CONNECTIONS_PER_USER": 20,
     # gc.freeze() and higher GC thresholds in a server process when its first socket opens.
     "GC_TUNING": True,
     # Page size of the JSON list, and its maximum.
@@ -84,7 +88,7 @@ class NotificationsSettings:
     """The validated values of ``settings.NOTIFICATIONS``, one field per key of ``DEFAULTS``.
 
     A field's type is its rule: ``str`` is a non-empty string, ``int`` a positive integer, ``float`` a
-    positive number (an int is converted), ``float | None`` that or None, ``bool`` True or False, a
+    positive number (an int is converted), ``int | None`` and ``float | None`` that or None, ``bool`` True or False, a
     ``Literal`` one of its values, ``str | None`` an http(s) URL or None, ``ProjectKey | None`` a
     non-empty string or None, ``tuple[str, ...]`` a list of dotted paths, ``dict[str, Category]`` the
     categories; ``WEB_PUSH`` is None (Web Push off) until its three required keys are all set.
@@ -106,6 +110,7 @@ class NotificationsSettings:
     SYNC_INTERVAL: float | None
     SESSION_CHECK_INTERVAL: float
     MAX_BACKLOG_BYTES: int
+    MAX_CONNECTIONS_PER_USER: int | None
     GC_TUNING: bool
     PAGE_SIZE: int
     MAX_PAGE_SIZE: int

@@ -6,12 +6,15 @@ Each rule takes the value given and returns it converted, or raises ``ValueError
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NewType
+from typing import NewType, TypeVar
 
 from django.utils.functional import Promise
 
 from notifications.constants import CHANNELS, is_category_key
+
+T = TypeVar("T")
 
 # PROJECT_KEY's type: any non-empty string (a plain ``str | None`` field is an http(s) URL).
 ProjectKey = NewType("ProjectKey", str)
@@ -46,13 +49,20 @@ def positive_number(value: object) -> float:
     return float(value)
 
 
-def optional_positive_number(value: object) -> float | None:
-    if value is None:
-        return None
-    try:
-        return positive_number(value)
-    except ValueError:
-        raise ValueError("None or a positive number") from None
+def _or_none(rule: Callable[[object], T], what: str) -> Callable[[object], T | None]:
+    def convert(value: object) -> T | None:
+        if value is None:
+            return None
+        try:
+            return rule(value)
+        except ValueError:
+            raise ValueError(f"None or {what}") from None
+
+    return convert
+
+
+optional_positive_int = _or_none(positive_int, "a positive integer")
+optional_positive_number = _or_none(positive_number, "a positive number")
 
 
 def non_empty_string(value: object) -> str:

@@ -147,6 +147,34 @@ describe("Connection", () => {
     assert.equal(sockets.length, 1);
   });
 
+  it("waits between half the cap and the cap after 4029, however often it comes", () => {
+    const { connection, clock, states } = make();
+    connection.start();
+    for (let i = 0; i < 5; i++) {
+      sockets[i].open();
+      sockets[i].serverClose(4029);
+      assert.deepEqual(states.at(-1), { state: "closed", code: 4029, final: false, delay: 22500 });
+      clock.advance(22499);
+      assert.equal(sockets.length, i + 1);
+      clock.advance(1);
+    }
+    // A place freed: the welcome resets the backoff as after any other close.
+    sockets[5].open();
+    sockets[5].receive({ type: "welcome", unread_count: 0, last_seq: 0 });
+    sockets[5].serverClose(1006);
+    assert.equal(states.at(-1).delay, 500);
+  });
+
+  it("backs off from the cap after a 4029 when the next attempt fails otherwise", () => {
+    const { connection, clock, states } = make();
+    connection.start();
+    sockets[0].open();
+    sockets[0].serverClose(4029);
+    clock.advance(22500);
+    sockets[1].serverClose(1006);
+    assert.equal(states.at(-1).delay, 15000);
+  });
+
   it("pings and treats a missing pong as a dead connection", () => {
     const { connection, clock } = make();
     connection.start();

@@ -1,5 +1,6 @@
-// One WebSocket with reconnects (exponential backoff with full jitter), keep-alive and the 4401 stop
-// rule. No DOM: the socket class and the timers are injected, so Node's test runner drives it.
+// One WebSocket with reconnects (exponential backoff with full jitter), keep-alive, the 4401 stop
+// rule and the 4029 long wait. No DOM: the socket class and the timers are injected, so Node's test
+// runner drives it.
 
 /**
  * Exponential backoff with full jitter: a delay drawn uniformly from [0, min(cap, base * 2^attempt)).
@@ -28,6 +29,17 @@ export class Backoff {
     return delay;
   }
 
+  /**
+   * The delay after a 4029 close (the user's other devices hold every place): between half the cap
+   * and the cap, since a place frees only when one of them closes. Later failures keep backing off.
+   * @returns {number} milliseconds, an integer
+   */
+  crowded() {
+    const { cap = 30000, random = Math.random } = this.options;
+    this.attempt = 32;
+    return Math.floor(cap / 2 + (random() * cap) / 2);
+  }
+
   reset() {
     this.attempt = 0;
   }
@@ -48,7 +60,7 @@ export function socketUrl(location, path, since) {
 }
 
 /**
- * One WebSocket with reconnects, keep-alive and the 4401 stop rule. Everything it touches is injected,
+ * One WebSocket with reconnects, keep-alive, the 4401 stop rule and the 4029 long wait. Everything it touches is injected,
  * so tests drive it with a fake socket and a fake clock.
  *
  * States reported to onState: "connecting", "open", "closed".
@@ -217,7 +229,7 @@ export class Connection {
       this.setState("closed", { code, final: true });
       return;
     }
-    const delay = this.backoff.next();
+    const delay = code === 4029 ? this.backoff.crowded() : this.backoff.next();
     this.setState("closed", { code, final: false, delay });
     const check = !this.opened;
     this.retryTimer = this.timers.setTimeout(() => {
