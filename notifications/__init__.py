@@ -23,14 +23,21 @@ _PUBLIC = {
     "amark_all_read": "api",
     "amark_read": "api",
     "anotify": "api",
+    "archive": "api",
     "aunread_count": "api",
     "delete": "api",
     "mark_all_read": "api",
     "mark_read": "api",
+    "mark_seen": "api",
     "mark_unread": "api",
     "notify": "api",
     "notify_on": "rules",
+    "snooze": "api",
+    "snooze_until": "api",
+    "unarchive": "api",
     "unread_count": "api",
+    "unseen_count": "api",
+    "wake_snoozed": "api",
 }
 
 __all__ = list(_PUBLIC)

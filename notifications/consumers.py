@@ -131,26 +131,28 @@ def _unsent_bytes(transport_: Any) -> int:
     return total
 
 
-# What a socket reads from the database: unread count, last seq, (seq, frame)s to replay, reset?
-Loaded = tuple[int, int, list[tuple[int, str]], bool]
+# What a socket reads from the database: (unread, unseen) counts, last seq, (seq, frame)s to replay,
+# reset?
+Loaded = tuple[tuple[int, int], int, list[tuple[int, str]], bool]
 # A session that signed in: its user, what the socket remembers of it, and the user's sockets open in
 # other processes (presence.elsewhere(), for MAX_CONNECTIONS_PER_USER).
 SignedIn = tuple[Any, sessions.SessionRef, int]
 SignInRequest = tuple[str | None, int | None, bool]  # session key, since, read the inbox?
 
 
-def _read(user: Any, since: int | None, inbox: tuple[int, int] | None = None) -> Loaded:
-    """The inbox (unread, last_seq) and the frames after `since`, or a reset past CATCH_UP_LIMIT."""
+def _read(user: Any, since: int | None, inbox: tuple[int, int, int] | None = None) -> Loaded:
+    """The inbox (counts, last_seq) and the frames after `since`, or a reset past CATCH_UP_LIMIT."""
     # The inbox first: every seq up to its last_seq is committed, so the rows read next hold them.
-    unread, last_seq = api.inbox(user) if inbox is None else inbox
+    unread, unseen, last_seq = api.inbox_counts(user) if inbox is None else inbox
+    counts = (unread, unseen)
     if since is None or since >= last_seq:
         # Nothing after `since` (a client that is up to date), or a client ahead of the server (a
         # reset): no rows to read.
-        return unread, last_seq, [], since is not None and since > last_seq
+        return counts, last_seq, [], since is not None and since > last_seq
     limit = app_settings.CATCH_UP_LIMIT
     rows = api.since(user, since, limit + 1)
     frames = [(n.seq, protocol.notification_frame(n)) for n in rows[:limit]]
-    return unread, last_seq, frames, len(rows) > limit
+    return counts, last_seq, frames, len(rows) > limit
 
 
 def _sign_in_and_read(requests: list[SignInRequest]) -> list[tuple[SignedIn | None, Loaded | None]]:
@@ -170,7 +172,7 @@ def _sign_in_and_read(requests: list[SignInRequest]) -> list[tuple[SignedIn | No
             results.append((found, None))
         else:
             user = found[0]
-            results.append((found, _read(user, since, inboxes.get(user.pk, (0, 0)))))
+            results.append((found, _read(user, since, inboxes.get(user.pk, (0, 0, 0)))))
     return results
 
 
@@ -608,11 +610,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
 
     async def _send_loaded(self, loaded: Loaded, *, welcome: bool) -> None:
-        unread, last_seq, rows, reset = loaded
+        (unread, unseen), last_seq, rows, reset = loaded
         if welcome:
-            await self.send(text_data=protocol.welcome_frame(unread, last_seq))
+            await self.send(text_data=protocol.welcome_frame(unread, last_seq, unseen))
         if reset:
-            await self.send(text_data=protocol.reset_frame(unread, last_seq))
+            await self.send(text_data=protocol.reset_frame(unread, last_seq, unseen))
         else:
             for seq, frame in rows:
                 await self.send(text_data=frame)
@@ -684,6 +686,15 @@ class NotificationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await database_sync_to_async(api.mark_all_read)(self.user)
         elif command.type == protocol.DELETE:
             await database_sync_to_async(api.delete)(self.user, list(command.ids))
+        elif command.type == protocol.MARK_SEEN:
+            await database_sync_to_async(api.mark_seen)(self.user, list(command.ids))
+        elif command.type == protocol.ARCHIVE:
+            await database_sync_to_async(api.archive)(self.user, list(command.ids))
+        elif command.type == protocol.UNARCHIVE:
+            await database_sync_to_async(api.unarchive)(self.user, list(command.ids))
+        elif command.type == protocol.SNOOZE:
+            until = command.until or api.snooze_until(command.preset, command.tz)
+            await database_sync_to_async(api.snooze)(self.user, list(command.ids), until)
 
     async def _error(self, code: str, message: str) -> None:
         await self.send(text_data=protocol.error_frame(code, message))

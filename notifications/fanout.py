@@ -18,7 +18,7 @@ preferences, create the missing inbox rows, lock them, advance them, insert; wit
 are read back (+1). The SQL holds quoted names and placeholders only.
 
 A notification with a ``group_key`` collapses, per recipient, into their unread notification with
-that key, if any (``grouped()``): the rows are read after the upsert has locked the inbox rows, in a
+that key in the inbox (neither archived nor snoozed), if any (``grouped()``): the rows are read after the upsert has locked the inbox rows, in a
 statement of their own (a single statement's snapshot predates the lock wait on PostgreSQL, so it
 could miss the group a concurrent call just committed). That path takes a few more statements, still
 constant in the number of recipients apart from one UPDATE per distinct resulting actor list (one
@@ -101,11 +101,13 @@ def insert(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list
 
 
 def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list[Notification]:
-    """notify() with a group_key: collapse into each recipient's unread group, else start one.
+    """notify() with a group_key: collapse into each recipient's unread group in the inbox, else
+    start one.
 
     A collapsed notification keeps its id and takes the new event's fields, the next seq (so it
     moves to the top), one more ``group_count`` and the event's actor in front of ``actors``; only
-    the notifications that start a group add to the unread count.
+    the notifications that start a group add to the unread count. A collapsed notification is new
+    to its recipient again: unseen, so one the dropdown had shown adds to the unseen count.
     """
     connection = connections[using]
     user_pks = preferences.in_app_recipients(list(user_pks), columns["category"])
@@ -114,24 +116,26 @@ def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> lis
     sql = _Sql(connection, len(user_pks), "1 = 1")
     user_params = [sql.user_field.get_db_prep_value(pk, connection) for pk in user_pks]
     with connection.cursor() as cursor:
-        # Locks the inbox rows and allocates the seqs; the unread count waits for what starts a group.
+        # Locks the inbox rows and allocates the seqs; the counts wait for what starts a group.
         if connection.features.supports_update_conflicts_with_target:
             cursor.execute(sql.upsert(unread=0), user_params)
         else:
             sql.advance_without_upsert(cursor, user_pks, user_params, using, unread=0)
     notifications = Notification.objects.using(using)
     # Read under the inbox locks: every other change of these users' groups has committed or waits.
-    current: dict[Any, tuple[int, Any]] = {}
-    for pk, recipient_id, actors in (
+    current: dict[Any, tuple[int, Any, bool]] = {}
+    for pk, recipient_id, actors, seen_at in (
         notifications.filter(
             recipient_id__in=user_pks, group_key=columns["group_key"], read_at__isnull=True
         )
+        .inbox()
         .order_by("seq")
-        .values_list("pk", "recipient_id", "actors")
+        .values_list("pk", "recipient_id", "actors", "seen_at")
     ):
-        current[recipient_id] = (pk, actors)  # the newest, if unread again made two
+        # The newest, if unread again, unarchived or woken made two.
+        current[recipient_id] = (pk, actors, seen_at is not None)
     by_actors: dict[str, tuple[list[dict[str, str]], list[int]]] = {}
-    for pk, actors in current.values():
+    for pk, actors, _seen in current.values():
         merged = merge_actors(actors, columns.get("actors", []))
         by_actors.setdefault(repr(merged), (merged, []))[1].append(pk)
     newest = {k: v for k, v in columns.items() if k not in ("actor", "target", "action_object")}
@@ -143,7 +147,11 @@ def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> lis
             **{**newest, "actors": actors},
             seq=Subquery(last_seq.values("last_seq")[:1]),
             group_count=F("group_count") + 1,
+            seen_at=None,
         )
+    seen_again = [user_pk for user_pk, (_pk, _actors, seen) in current.items() if seen]
+    if seen_again:
+        InboxState.objects.using(using).add_counts(seen_again, unread=0, unseen=1)
     starting = [pk for pk in user_pks if pk not in current]
     if starting:
         template = Notification(created_at=newest["created_at"], **columns)
@@ -155,7 +163,7 @@ def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> lis
         new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({start_sql.in_users})"
         with connection.cursor() as cursor:
             cursor.execute(sql.insert_notifications(shared, new_rows), values + start_params)
-        InboxState.objects.using(using).add_unread(dict.fromkeys(starting, 1))
+        InboxState.objects.using(using).add_counts(starting, unread=1, unseen=1)
     # Each user's newest seq is the row just inserted or collapsed (the inbox rows are locked).
     return list(
         notifications.filter(
@@ -200,6 +208,7 @@ class _Sql:
             self.column(InboxState, "last_seq"),
         )
         self.unread = self.column(InboxState, "unread_count")
+        self.unseen = self.column(InboxState, "unseen_count")
 
     def column(self, model: type[models.Model], name: str) -> str:
         return self.qn(str(model._meta.get_field(name).column))  # type: ignore[union-attr]
@@ -213,16 +222,18 @@ class _Sql:
 
     def _new_inboxes(self, seq: int, unread: int, prefix: str) -> str:
         return (
-            f"{prefix} {self.inbox_table} ({self.user_id}, {self.last_seq}, {self.unread}) "
-            f"{self.users(str(seq), str(unread))} ORDER BY {self.user_pk}"
+            f"{prefix} {self.inbox_table} ({self.user_id}, {self.last_seq}, {self.unread}, "
+            f"{self.unseen}) {self.users(str(seq), str(unread), str(unread))} ORDER BY {self.user_pk}"
         )
 
     def upsert(self, unread: int = 1) -> str:
-        """Create each inbox row at seq 1, or advance it by one; on PostgreSQL, return the rows."""
+        """Create each inbox row at seq 1, or advance it by one, adding `unread` to its unread and
+        unseen counts; on PostgreSQL, return the rows."""
         sql = (
             f"{self._new_inboxes(1, unread, 'INSERT INTO')} ON CONFLICT ({self.user_id}) "
             f"DO UPDATE SET {self.last_seq} = {self.inbox_table}.{self.last_seq} + 1, "
-            f"{self.unread} = {self.inbox_table}.{self.unread} + {unread}"
+            f"{self.unread} = {self.inbox_table}.{self.unread} + {unread}, "
+            f"{self.unseen} = {self.inbox_table}.{self.unseen} + {unread}"
         )
         if self.connection.vendor == "postgresql":
             sql += f" RETURNING {self.user_id}, {self.last_seq}"
@@ -243,7 +254,9 @@ class _Sql:
         inboxes = InboxState.objects.using(using)
         inboxes.lock(user_pks)
         inboxes.filter(user_id__in=user_pks).update(
-            last_seq=F("last_seq") + 1, unread_count=F("unread_count") + unread
+            last_seq=F("last_seq") + 1,
+            unread_count=F("unread_count") + unread,
+            unseen_count=F("unseen_count") + unread,
         )
 
     def insert_notifications(self, shared: list[Any], new_rows: str) -> str:

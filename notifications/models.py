@@ -1,15 +1,16 @@
 """The inbox: one Notification row per recipient, and one InboxState row per user.
 
 ``InboxState`` hands out ``seq`` inside the creating transaction (its row is the per-user lock) and keeps
-the unread count, so reading the count is a primary-key lookup, never a COUNT over notifications.
-Inbox rows are locked and their counts adjusted in one place, ``InboxState.objects.lock()`` /
-``add_unread()``, in the transaction of the change; every deletion (the api's, the admin's,
+the unread and unseen counts of the inbox (the notifications neither archived nor snoozed), so reading a
+count is a primary-key lookup, never a COUNT over notifications. Inbox rows are locked and their counts
+adjusted in one place, ``InboxState.objects.lock()`` / ``add_unread()`` / ``add_counts()``, in the
+transaction of the change; every deletion (the api's, the admin's,
 ``QuerySet.delete()``, ``Notification.delete()``) goes through ``NotificationQuerySet.delete_counted()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -62,6 +63,13 @@ class InboxStateQuerySet(models.QuerySet["InboxState"]):
         for delta, user_ids in by_delta.items():
             self.filter(user_id__in=user_ids).update(unread_count=F("unread_count") + delta)
 
+    def add_counts(self, user_ids: Collection[Any], unread: int, unseen: int) -> None:
+        """Add to these locked users' unread and unseen counts (one UPDATE, none when both are 0)."""
+        if user_ids and (unread or unseen):
+            self.filter(user_id__in=user_ids).update(
+                unread_count=F("unread_count") + unread, unseen_count=F("unseen_count") + unseen
+            )
+
 
 class InboxState(models.Model):
     user = models.OneToOneField(
@@ -72,6 +80,8 @@ class InboxState(models.Model):
     )
     last_seq = models.PositiveBigIntegerField(default=0)
     unread_count = models.PositiveIntegerField(default=0)
+    # Like unread_count: the inbox's notifications nobody has seen yet (a dropdown showed them).
+    unseen_count = models.PositiveIntegerField(default=0)
 
     objects: ClassVar[InboxStateQuerySet] = InboxStateQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -93,6 +103,16 @@ class NotificationQuerySet(HqQuerySetMixin, models.QuerySet["Notification"]):
     def read(self) -> NotificationQuerySet:
         return self.filter(read_at__isnull=False)
 
+    def inbox(self) -> NotificationQuerySet:
+        """Neither archived nor snoozed: what the inbox shows and its counts count."""
+        return self.filter(archived_at__isnull=True, snoozed_until__isnull=True)
+
+    def archived(self) -> NotificationQuerySet:
+        return self.filter(archived_at__isnull=False)
+
+    def snoozed(self) -> NotificationQuerySet:
+        return self.filter(snoozed_until__isnull=False)
+
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete, and take the unread ones off their recipients' unread counts."""
         return self.delete_counted()[0]
@@ -106,8 +126,16 @@ class NotificationQuerySet(HqQuerySetMixin, models.QuerySet["Notification"]):
         with transaction.atomic(using=self.db):
             # Locked first: no read-state change can interleave, so the counts stay exact.
             counts = inboxes.lock(self.values("recipient_id"))
+            counted = self.filter(archived_at__isnull=True, snoozed_until__isnull=True)
             unread = dict(
-                self.filter(read_at__isnull=True)
+                counted.filter(read_at__isnull=True)
+                .order_by()
+                .values_list("recipient_id")
+                .annotate(n=models.Count("pk"))
+                .values_list("recipient_id", "n")
+            )
+            unseen = dict(
+                counted.filter(seen_at__isnull=True)
                 .order_by()
                 .values_list("recipient_id")
                 .annotate(n=models.Count("pk"))
@@ -115,6 +143,8 @@ class NotificationQuerySet(HqQuerySetMixin, models.QuerySet["Notification"]):
             )
             result = super().delete()
             inboxes.add_unread({user_id: -n for user_id, n in unread.items()})
+            for user_id, n in unseen.items():
+                inboxes.filter(user_id=user_id).update(unseen_count=F("unseen_count") - n)
         return result, {user_id: n - unread.get(user_id, 0) for user_id, n in counts.items()}
 
     delete_counted.alters_data = True  # type: ignore[attr-defined]
@@ -162,8 +192,9 @@ class Notification(HqNotificationMixin, models.Model):
     level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
     category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
-    # Grouping: while the recipient has an unread notification with the same group_key, a new one
-    # collapses into it (fanout.py): group_count grows and actors keeps the newest ones.
+    # Grouping: while the recipient has an unread notification in the inbox (neither archived nor
+    # snoozed) with the same group_key, a new one collapses into it (fanout.py): group_count grows
+    # and actors keeps the newest ones.
     group_key = models.CharField(
         _("group key"),
         max_length=GROUP_KEY_MAX_LENGTH,
@@ -193,6 +224,11 @@ class Notification(HqNotificationMixin, models.Model):
 
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # Reading is seeing: a read notification is always seen. Archived and snoozed notifications leave
+    # the inbox, and its unread and unseen counts; a snoozed one comes back at snoozed_until.
+    seen_at = models.DateTimeField(_("seen at"), null=True, blank=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
 
     objects: ClassVar[NotificationQuerySet] = NotificationQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -224,6 +260,12 @@ class Notification(HqNotificationMixin, models.Model):
                 name="notifications_action_obj_idx",
             ),
             models.Index(fields=["created_at"], name="notifications_created_idx"),
+            # wake_snoozed finds the due ones without reading the rest.
+            models.Index(
+                fields=["snoozed_until"],
+                condition=Q(snoozed_until__isnull=False),
+                name="notifications_snoozed_idx",
+            ),
             models.Index(
                 fields=["recipient", "group_key"],
                 condition=Q(read_at__isnull=True) & ~Q(group_key=""),
@@ -237,6 +279,14 @@ class Notification(HqNotificationMixin, models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+    @property
+    def is_seen(self) -> bool:
+        return self.seen_at is not None
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
     def delete(
         self, using: str | None = None, keep_parents: bool = False

@@ -32,6 +32,10 @@ NOTIFICATION: Final = "notification"
 READ: Final = "read"
 UNREAD: Final = "unread"
 DELETED: Final = "deleted"
+SEEN: Final = "seen"
+ARCHIVED: Final = "archived"
+UNARCHIVED: Final = "unarchived"
+SNOOZED: Final = "snoozed"
 RESET: Final = "reset"
 ERROR: Final = "error"
 PONG: Final = "pong"
@@ -42,7 +46,17 @@ MARK_ALL_READ: Final = "mark_all_read"
 DELETE: Final = "delete"
 PING: Final = "ping"
 SYNC: Final = "sync"
-CLIENT_TYPES: Final = frozenset({MARK_READ, MARK_ALL_READ, DELETE, PING, SYNC})
+MARK_SEEN: Final = "mark_seen"
+ARCHIVE: Final = "archive"
+UNARCHIVE: Final = "unarchive"
+SNOOZE: Final = "snooze"
+CLIENT_TYPES: Final = frozenset(
+    {MARK_READ, MARK_ALL_READ, DELETE, PING, SYNC, MARK_SEEN, ARCHIVE, UNARCHIVE, SNOOZE}
+)
+_IDS_COMMANDS: Final = frozenset({MARK_READ, DELETE, MARK_SEEN, ARCHIVE, UNARCHIVE, SNOOZE})
+
+# Snooze presets: an hour from now, tomorrow 9:00 and next Monday 9:00 in the user's time zone.
+SNOOZE_PRESETS: Final = ("1h", "tomorrow", "next_week")
 
 # Error codes of `error` frames.
 INVALID_JSON: Final = "invalid_json"
@@ -110,7 +124,8 @@ def _encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
-def _isoformat(value: datetime) -> str:
+def isoformat(value: datetime) -> str:
+    """A time as the protocol writes it: ISO 8601 in UTC, with Z."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -140,8 +155,11 @@ def notification_payload(n: Notification) -> dict[str, Any]:
             n.action_object_content_type_id, n.action_object_object_id, n.action_object_display
         ),
         "data": n.data,
-        "created_at": _isoformat(n.created_at),
+        "created_at": isoformat(n.created_at),
         "read": n.read_at is not None,
+        "seen": n.seen_at is not None,
+        "archived": n.archived_at is not None,
+        "snoozed_until": None if n.snoozed_until is None else isoformat(n.snoozed_until),
     }
     if n.group_key:
         payload["group_key"] = n.group_key
@@ -159,17 +177,51 @@ def notification_frame(n: Notification) -> str:
     return _encode({"type": NOTIFICATION, "notification": notification_payload(n)})
 
 
-def welcome_frame(unread_count: int, last_seq: int) -> str:
-    return _encode({"type": WELCOME, "unread_count": unread_count, "last_seq": last_seq})
+def welcome_frame(unread_count: int, last_seq: int, unseen_count: int) -> str:
+    return _encode(
+        {
+            "type": WELCOME,
+            "unread_count": unread_count,
+            "unseen_count": unseen_count,
+            "last_seq": last_seq,
+        }
+    )
 
 
-def ids_frame(kind: str, ids: list[int], unread_count: int) -> str:
-    assert kind in {READ, UNREAD, DELETED}
-    return _encode({"type": kind, "ids": ids, "unread_count": unread_count})
+def ids_frame(
+    kind: str,
+    ids: list[int],
+    unread_count: int,
+    unseen_count: int,
+    *,
+    until: datetime | None = None,
+    notifications: list[dict[str, Any]] | None = None,
+) -> str:
+    """A state change: `until` for `snoozed`, the notifications themselves for `unarchived`."""
+    assert kind in {READ, UNREAD, DELETED, SEEN, ARCHIVED, UNARCHIVED, SNOOZED}
+    frame: dict[str, Any] = {
+        "type": kind,
+        "ids": ids,
+        "unread_count": unread_count,
+        "unseen_count": unseen_count,
+    }
+    if kind == SNOOZED:
+        assert until is not None
+        frame["until"] = isoformat(until)
+    if kind == UNARCHIVED:
+        frame["notifications"] = notifications or []
+    return _encode(frame)
 
 
-def reset_frame(unread_count: int, last_seq: int) -> str:
-    return _encode({"type": RESET, "unread_count": unread_count, "last_seq": last_seq})
+def reset_frame(unread_count: int, last_seq: int, unseen_count: int) -> str:
+    return _encode(
+        {
+            "type": RESET,
+            "unread_count": unread_count,
+            "unseen_count": unseen_count,
+            "last_seq": last_seq,
+        }
+    )
 
 
 def error_frame(code: str, message: str) -> str:
@@ -257,6 +309,10 @@ class Command:
     type: str
     ids: tuple[int, ...] = ()
     since: int = 0
+    # `snooze`: a preset of SNOOZE_PRESETS, or an explicit `until`; `tz` names the user's time zone.
+    preset: str = ""
+    until: datetime | None = None
+    tz: str = ""
 
 
 def parse_since(raw: str) -> int:
@@ -291,7 +347,11 @@ def decode_client_frame(text: str, *, max_ids: int) -> Command:
         raise ProtocolError(
             UNKNOWN_TYPE, f"`type` must be one of: {', '.join(sorted(CLIENT_TYPES))}."
         )
-    if kind in {MARK_READ, DELETE}:
+    if kind == SNOOZE:
+        ids = parse_ids(data.get("ids"), max_ids=max_ids)
+        preset, until, tz = parse_snooze(data)
+        return Command(SNOOZE, ids=ids, preset=preset, until=until, tz=tz)
+    if kind in _IDS_COMMANDS:
         return Command(kind, ids=parse_ids(data.get("ids"), max_ids=max_ids))
     if kind == SYNC:
         since = data.get("since")
@@ -299,3 +359,33 @@ def decode_client_frame(text: str, *, max_ids: int) -> Command:
             raise ProtocolError(INVALID, "`since` must be a non-negative integer.")
         return Command(kind, since=since)
     return Command(kind)
+
+
+def parse_until(value: Any) -> datetime:
+    """An explicit snooze time: ISO 8601 with its UTC offset ("2026-12-02T09:00:00+01:00" or "...Z")."""
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            until = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if until.tzinfo is not None:
+                return until
+    raise ProtocolError(INVALID, "`until` must be an ISO 8601 date and time with its UTC offset.")
+
+
+def parse_snooze(data: dict[str, Any]) -> tuple[str, datetime | None, str]:
+    """(preset, until, tz) of a snooze: exactly one of `preset` and `until`; `tz` optional.
+
+    Also read by the HTTP API, from a JSON body or form fields.
+    """
+    preset, until, tz = data.get("preset"), data.get("until"), data.get("tz") or ""
+    if not isinstance(tz, str) or len(tz) > 64:
+        raise ProtocolError(INVALID, "`tz` must be a time zone name such as Europe/Paris.")
+    if (preset is None) == (until is None):
+        raise ProtocolError(INVALID, "Give `preset` or `until`, not both.")
+    if until is not None:
+        return "", parse_until(until), tz
+    if preset not in SNOOZE_PRESETS:
+        raise ProtocolError(INVALID, f"`preset` must be one of: {', '.join(SNOOZE_PRESETS)}.")
+    return preset, None, tz

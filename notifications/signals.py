@@ -24,6 +24,26 @@ notifications_unread = Signal()
 #: Arguments: ``sender`` (the Notification class), ``user``, ``ids`` (list of int).
 notifications_deleted = Signal()
 
+#: Notifications were marked seen (a dropdown showed them).
+#: Arguments: ``sender`` (the Notification class), ``user``, ``ids`` (list of int).
+notifications_seen = Signal()
+
+#: Notifications were archived: they left the inbox.
+#: Arguments: ``sender`` (the Notification class), ``user``, ``ids`` (list of int).
+notifications_archived = Signal()
+
+#: Archived notifications were brought back to the inbox.
+#: Arguments: ``sender`` (the Notification class), ``user``, ``ids`` (list of int).
+notifications_unarchived = Signal()
+
+#: Notifications were snoozed: they left the inbox until they wake.
+#: Arguments: ``sender`` (the Notification class), ``user``, ``ids`` (list of int).
+notifications_snoozed = Signal()
+
+#: Snoozed notifications woke: back in the inbox as new, with new seqs.
+#: Arguments: ``sender`` (the Notification class), ``notifications`` (list of Notification).
+notifications_woken = Signal()
+
 #: Send it to notify, as code written for django-notifications-hq does::
 #:
 #:     notify.send(actor, recipient=user, verb="commented", target=post, description="...")

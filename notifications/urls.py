@@ -14,6 +14,10 @@ urlpatterns = [
     path("api/mark-read/", json_api.mark_read, name="api-mark-read"),
     path("api/mark-all-read/", json_api.mark_all_read, name="api-mark-all-read"),
     path("api/delete/", json_api.delete, name="api-delete"),
+    path("api/mark-seen/", json_api.mark_seen, name="api-mark-seen"),
+    path("api/archive/", json_api.archive, name="api-archive"),
+    path("api/unarchive/", json_api.unarchive, name="api-unarchive"),
+    path("api/snooze/", json_api.snooze, name="api-snooze"),
     # Web Push: the service worker, the browsers' subscriptions, a click on a push (docs/push.md).
     path("sw.js", push.service_worker, name="service-worker"),
     path("api/push-subscriptions/", push.push_subscriptions, name="api-push-subscriptions"),
@@ -23,6 +27,9 @@ urlpatterns = [
     path("mark-read/", pages.page_mark_read, name="page-mark-read"),
     path("mark-all-read/", pages.page_mark_all_read, name="page-mark-all-read"),
     path("delete/", pages.page_delete, name="page-delete"),
+    path("archive/", pages.page_archive, name="page-archive"),
+    path("unarchive/", pages.page_unarchive, name="page-unarchive"),
+    path("snooze/", pages.page_snooze, name="page-snooze"),
     # Preferences: the JSON API, the page, and the digest emails' unsubscribe link.
     path("api/preferences/", preferences.preferences_api, name="api-preferences"),
     path("preferences/", preferences.preferences_page, name="preferences"),

@@ -169,18 +169,23 @@ def make_users(count: int) -> list[Any]:
 
 
 def counts_are_exact() -> None:
-    """Every stored unread count equals the real COUNT of unread notifications."""
+    """Every stored unread and unseen count equals the real COUNT of them in the inbox."""
     from django.db.models import Count, Q
 
     from notifications.models import InboxState
 
-    actual = dict(
-        get_user_model()
-        .objects.annotate(n=Count("notifications", filter=Q(notifications__read_at__isnull=True)))
-        .values_list("pk", "n")
-    )
+    listed = Q(notifications__archived_at__isnull=True, notifications__snoozed_until__isnull=True)
+    actual = {
+        pk: (unread, unseen)
+        for pk, unread, unseen in get_user_model()
+        .objects.annotate(
+            unread=Count("notifications", filter=listed & Q(notifications__read_at__isnull=True)),
+            unseen=Count("notifications", filter=listed & Q(notifications__seen_at__isnull=True)),
+        )
+        .values_list("pk", "unread", "unseen")
+    }
     for state in InboxState.objects.all():
-        assert state.unread_count == actual[state.user_id], state
+        assert (state.unread_count, state.unseen_count) == actual[state.user_id], state
 
 
 @pytest.fixture

@@ -129,6 +129,7 @@ def test_mark_read_and_unread_actions(
         "type": "read",
         "ids": sorted(n.pk for n in a),
         "unread_count": 0,
+        "unseen_count": 0,
     }
     assert frames(sent, bob)[-1]["type"] == "read"
     counts_are_exact()
@@ -137,7 +138,12 @@ def test_mark_read_and_unread_actions(
         response = action(admin_client, CHANGELIST, "mark_unread", [a[0].pk])
     assert "Marked 1 notification unread." in response.content.decode()
     assert api.unread_count(alice) == 1
-    assert frames(sent, alice)[-1] == {"type": "unread", "ids": [a[0].pk], "unread_count": 1}
+    assert frames(sent, alice)[-1] == {
+        "type": "unread",
+        "ids": [a[0].pk],
+        "unread_count": 1,
+        "unseen_count": 0,
+    }
     counts_are_exact()
 
 
@@ -169,8 +175,14 @@ def test_delete_action_keeps_counts_exact_and_pushes_deleted(
         "type": "deleted",
         "ids": sorted([a[0].pk, a[1].pk]),
         "unread_count": 1,
+        "unseen_count": 1,
     }
-    assert frames(sent, bob)[-1] == {"type": "deleted", "ids": [b[0].pk], "unread_count": 0}
+    assert frames(sent, bob)[-1] == {
+        "type": "deleted",
+        "ids": [b[0].pk],
+        "unread_count": 0,
+        "unseen_count": 0,
+    }
 
 
 def test_delete_view_keeps_counts_exact(admin_client: Client, alice: Any, sent: list[Any]) -> None:
@@ -179,7 +191,12 @@ def test_delete_view_keeps_counts_exact(admin_client: Client, alice: Any, sent: 
         admin_client.post(f"{CHANGELIST}{n.pk}/delete/", {"post": "yes"})
     assert list(Notification.objects.values_list("pk", flat=True)) == [keep.pk]
     assert api.unread_count(alice) == 1
-    assert frames(sent, alice)[-1] == {"type": "deleted", "ids": [n.pk], "unread_count": 1}
+    assert frames(sent, alice)[-1] == {
+        "type": "deleted",
+        "ids": [n.pk],
+        "unread_count": 1,
+        "unseen_count": 1,
+    }
 
 
 def test_mark_read_skips_notifications_deleted_meanwhile(
@@ -221,7 +238,12 @@ async def test_admin_action_reaches_the_open_socket(settings: Any) -> None:
         client = Client()
         await sync_to_async(client.force_login)(root)
         await sync_to_async(action)(client, CHANGELIST, "mark_read", [n.pk])
-        assert await receive_frame(socket) == {"type": "read", "ids": [n.pk], "unread_count": 0}
+        assert await receive_frame(socket) == {
+            "type": "read",
+            "ids": [n.pk],
+            "unread_count": 0,
+            "unseen_count": 0,
+        }
         await sync_to_async(client.post)(ADD, add_form(alice, title="from the admin"))
         frame = await receive_frame(socket)
         assert frame["notification"]["title"] == "from the admin"

@@ -800,10 +800,10 @@ def test_read_state_signals_after_commit(
     ]
     frames = [json.loads(message["frame"]) for batch in sent for _, message in batch]
     assert frames == [
-        {"type": "read", "ids": ids[:2], "unread_count": 1},
-        {"type": "unread", "ids": ids[:1], "unread_count": 2},
-        {"type": "deleted", "ids": ids[2:], "unread_count": 1},
-        {"type": "read", "ids": ids[:1], "unread_count": 0},
+        {"type": "read", "ids": ids[:2], "unread_count": 1, "unseen_count": 1},
+        {"type": "unread", "ids": ids[:1], "unread_count": 2, "unseen_count": 1},
+        {"type": "deleted", "ids": ids[2:], "unread_count": 1, "unseen_count": 0},
+        {"type": "read", "ids": ids[:1], "unread_count": 0, "unseen_count": 0},
     ]
 
 

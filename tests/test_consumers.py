@@ -161,6 +161,7 @@ async def test_welcome_carries_exact_unread_count_and_last_seq(memory_layer: str
     assert await receive_frame(communicator) == {
         "type": "welcome",
         "unread_count": 2,
+        "unseen_count": 2,
         "last_seq": 3,
     }
     assert await silent(communicator)  # no catch-up without ?since
@@ -263,9 +264,14 @@ async def test_catch_up_since_replays_in_order_up_to_the_cap(
     alice = await auser("alice")
     await create_notifications(alice, 5)
     socket, welcome = await sockets(alice, since=since)
-    assert welcome == {"type": "welcome", "unread_count": 5, "last_seq": 5}
+    assert welcome == {"type": "welcome", "unread_count": 5, "unseen_count": 5, "last_seq": 5}
     if expected == "reset":
-        assert await receive_frame(socket) == {"type": "reset", "unread_count": 5, "last_seq": 5}
+        assert await receive_frame(socket) == {
+            "type": "reset",
+            "unread_count": 5,
+            "unseen_count": 5,
+            "last_seq": 5,
+        }
     else:
         assert seqs(await frames(socket, len(expected))) == expected
     assert await silent(socket)
@@ -318,7 +324,7 @@ async def test_mark_read_goes_to_every_socket_of_the_user_with_the_exact_count(
     n1, _n2, n3 = await create_notifications(alice, 3)
     (a1, _), (a2, _), (b1, _) = await sockets(alice), await sockets(alice), await sockets(bob)
     await send_json(a1, {"type": "mark_read", "ids": [n1.pk, n3.pk]})
-    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 1}
+    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 1, "unseen_count": 1}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
     assert await silent(b1)
@@ -332,7 +338,7 @@ async def test_mark_all_read_sends_every_id_that_changed(any_layer: str, sockets
     assert await sync_to_async(delivery.flush)()  # its `read` frame is gone before the sockets open
     (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
     await send_json(a2, {"type": "mark_all_read"})
-    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 0}
+    expected = {"type": "read", "ids": [n1.pk, n3.pk], "unread_count": 0, "unseen_count": 0}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
     assert await sync_to_async(unread)(alice) == 0
@@ -347,7 +353,7 @@ async def test_delete_goes_to_every_socket_with_the_exact_count(
     assert await sync_to_async(delivery.flush)()  # its `read` frame is gone before the sockets open
     (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
     await send_json(a1, {"type": "delete", "ids": [n1.pk, n3.pk]})
-    expected = {"type": "deleted", "ids": [n1.pk, n3.pk], "unread_count": 1}
+    expected = {"type": "deleted", "ids": [n1.pk, n3.pk], "unread_count": 1, "unseen_count": 1}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
     remaining = await sync_to_async(list)(Notification.objects.values_list("pk", flat=True))
@@ -652,7 +658,12 @@ async def test_a_connect_is_one_trip_to_the_database_session_user_inbox_and_repl
     await receive_frame(first)
     executed, hops = spy_on_database(monkeypatch)
     socket = await open_with_cookie(cookie, f"{PATH}?since=0")
-    assert await receive_frame(socket) == {"type": "welcome", "unread_count": 2, "last_seq": 2}
+    assert await receive_frame(socket) == {
+        "type": "welcome",
+        "unread_count": 2,
+        "unseen_count": 2,
+        "last_seq": 2,
+    }
     assert seqs(await frames(socket, 2)) == [1, 2]
     assert len(hops) == 1, hops
     # The session, its user, the user's sockets in other processes (MAX_CONNECTIONS_PER_USER), the
@@ -661,7 +672,12 @@ async def test_a_connect_is_one_trip_to_the_database_session_user_inbox_and_repl
     executed.clear()
     hops.clear()
     current = await open_with_cookie(cookie, f"{PATH}?since=2")  # a client up to date: no rows
-    assert await receive_frame(current) == {"type": "welcome", "unread_count": 2, "last_seq": 2}
+    assert await receive_frame(current) == {
+        "type": "welcome",
+        "unread_count": 2,
+        "unseen_count": 2,
+        "last_seq": 2,
+    }
     assert await silent(current)
     assert (len(hops), len(executed)) == (1, 4), executed
     await current.disconnect()
@@ -719,7 +735,12 @@ async def test_a_push_fanned_out_while_a_connect_reads_the_database_reaches_it(
 
     monkeypatch.setattr(consumers, "_sign_in_and_read", read_then_notify)
     socket = await open_with_cookie(cookie, f"{PATH}?since=0")
-    assert await receive_frame(socket) == {"type": "welcome", "unread_count": 0, "last_seq": 0}
+    assert await receive_frame(socket) == {
+        "type": "welcome",
+        "unread_count": 0,
+        "unseen_count": 0,
+        "last_seq": 0,
+    }
     assert seqs(await frames(socket, 1)) == [1]
     assert await silent(socket)
     assert not hub.held and not hub.holds  # nothing kept once no socket waits
@@ -787,7 +808,12 @@ async def test_sync_past_the_cap_gets_reset(
     await create_notifications(alice, 5)
     socket, _ = await sockets(alice)
     await send_json(socket, {"type": "sync", "since": 1})
-    assert await receive_frame(socket) == {"type": "reset", "unread_count": 5, "last_seq": 5}
+    assert await receive_frame(socket) == {
+        "type": "reset",
+        "unread_count": 5,
+        "unseen_count": 5,
+        "last_seq": 5,
+    }
     await send_json(socket, {"type": "sync", "since": 2})
     assert seqs(await frames(socket, 3)) == [3, 4, 5]
     assert await silent(socket)
@@ -802,7 +828,7 @@ async def test_mark_unread_sends_unread_to_every_socket(any_layer: str, sockets:
     assert await sync_to_async(delivery.flush)()  # its `read` frame is gone before the sockets open
     (a1, _), (a2, _) = await sockets(alice), await sockets(alice)
     await sync_to_async(mark_unread)(alice, [n2.pk])  # as the admin does
-    expected = {"type": "unread", "ids": [n2.pk], "unread_count": 1}
+    expected = {"type": "unread", "ids": [n2.pk], "unread_count": 1, "unseen_count": 0}
     assert await receive_frame(a1) == expected
     assert await receive_frame(a2) == expected
 

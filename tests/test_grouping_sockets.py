@@ -59,7 +59,7 @@ async def test_catch_up_sends_the_group_once_in_its_current_state(
     await anotify(alice, "liked", title="other")  # seq 3
     await anotify(alice, "commented", title="three", group_key=KEY)  # seq 4
     socket, welcome = await sockets(alice, since=0)
-    assert welcome == {"type": "welcome", "unread_count": 2, "last_seq": 4}
+    assert welcome == {"type": "welcome", "unread_count": 2, "unseen_count": 2, "last_seq": 4}
     replay = [f["notification"] for f in await frames(socket, 2)]
     assert [(n["seq"], n["title"], n.get("group_count")) for n in replay] == [
         (3, "other", None),
@@ -82,7 +82,12 @@ def test_daphne_sends_the_collapsed_frame_and_replays_it_once(daphne: Any) -> No
     assert [a["display"] for a in frame["actors"]] == ["bob", "ann"]
     notify(alice, "commented", actor=ann, title="while away", group_key=KEY)
     with servers.ws_connect(daphne, session, since=2) as ws:
-        assert servers.recv_json(ws) == {"type": "welcome", "unread_count": 1, "last_seq": 3}
+        assert servers.recv_json(ws) == {
+            "type": "welcome",
+            "unread_count": 1,
+            "unseen_count": 1,
+            "last_seq": 3,
+        }
         replayed = servers.recv_json(ws)["notification"]
         assert (replayed["id"], replayed["seq"], replayed["title"]) == (first.pk, 3, "while away")
         assert [a["display"] for a in replayed["actors"]] == ["ann", "bob"]

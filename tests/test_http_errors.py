@@ -20,6 +20,10 @@ API = [
     ("post", "/notifications/api/mark-read/"),
     ("post", "/notifications/api/mark-all-read/"),
     ("post", "/notifications/api/delete/"),
+    ("post", "/notifications/api/mark-seen/"),
+    ("post", "/notifications/api/archive/"),
+    ("post", "/notifications/api/unarchive/"),
+    ("post", "/notifications/api/snooze/"),
 ]
 
 
@@ -78,7 +82,7 @@ def test_a_bug_answers_a_json_500(
     def broken(*args: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(json_api.api, "inbox", broken)
+    monkeypatch.setattr(json_api.api, "inbox_counts", broken)
     assert_json_error(signed_in.get("/notifications/api/unread-count/"), 500, "server_error")
     assert [
         r.exc_info is not None for r in caplog.records if r.name == "notifications.http_errors"

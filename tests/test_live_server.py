@@ -19,7 +19,12 @@ def test_notification_created_here_reaches_a_socket_on_daphne(daphne: Any) -> No
     alice = make_user("alice")
     session = daphne.login("alice", "alice")
     with servers.ws_connect(daphne, session) as ws:
-        assert servers.recv_json(ws) == {"type": "welcome", "unread_count": 0, "last_seq": 0}
+        assert servers.recv_json(ws) == {
+            "type": "welcome",
+            "unread_count": 0,
+            "unseen_count": 0,
+            "last_seq": 0,
+        }
         created = notify(alice, "commented", title="Hello", url="/posts/1/")
         frame = servers.recv_json(ws)
     assert frame["type"] == "notification"
@@ -38,7 +43,12 @@ def test_a_tab_that_was_offline_gets_what_it_missed_on_reconnect(daphne: Any) ->
     notify(alice, "missed 1")
     notify(alice, "missed 2")
     with servers.ws_connect(daphne, session, since=1) as ws:
-        assert servers.recv_json(ws) == {"type": "welcome", "unread_count": 3, "last_seq": 3}
+        assert servers.recv_json(ws) == {
+            "type": "welcome",
+            "unread_count": 3,
+            "unseen_count": 3,
+            "last_seq": 3,
+        }
         assert [servers.recv_json(ws)["notification"]["seq"] for _ in range(2)] == [2, 3]
         notify(alice, "live", title="live")
         frame = servers.recv_json(ws)
@@ -119,10 +129,10 @@ def test_mark_read_on_one_server_reaches_the_users_socket_on_another(daphne_fact
     ):
         assert servers.recv_json(ws1)["unread_count"] == servers.recv_json(ws2)["unread_count"] == 2
         ws1.send(json.dumps({"type": "mark_read", "ids": [n1.pk]}))
-        expected = {"type": "read", "ids": [n1.pk], "unread_count": 1}
+        expected = {"type": "read", "ids": [n1.pk], "unread_count": 1, "unseen_count": 1}
         assert servers.recv_json(ws1) == expected
         assert servers.recv_json(ws2) == expected
         ws2.send(json.dumps({"type": "delete", "ids": [n2.pk]}))
-        expected = {"type": "deleted", "ids": [n2.pk], "unread_count": 0}
+        expected = {"type": "deleted", "ids": [n2.pk], "unread_count": 0, "unseen_count": 0}
         assert servers.recv_json(ws2) == expected
         assert servers.recv_json(ws1) == expected

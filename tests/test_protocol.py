@@ -183,6 +183,10 @@ def test_every_client_type_is_accepted() -> None:
         "sync": {"since": 1},
         "ping": {},
         "mark_all_read": {},
+        "mark_seen": {"ids": [1]},
+        "archive": {"ids": [1]},
+        "unarchive": {"ids": [1]},
+        "snooze": {"ids": [1], "preset": "1h"},
     }
     assert set(examples) == protocol.CLIENT_TYPES
     for kind, fields in examples.items():
@@ -214,6 +218,9 @@ DOCUMENTED_KEYS = {
     "url",
     "level",
     "category",
+    "seen",
+    "archived",
+    "snoozed_until",
     "actor",
     "target",
     "action_object",
@@ -258,6 +265,9 @@ def test_payload_values(alice: Any, bob: Any) -> None:
         "data": {"k": [1, "two"]},
         "created_at": payload["created_at"],
         "read": False,
+        "seen": False,
+        "archived": False,
+        "snoozed_until": None,
     }
     assert isinstance(payload["actor"]["id"], str) and isinstance(payload["target"]["id"], str)
 
@@ -319,21 +329,41 @@ def test_notification_frame(alice: Any) -> None:
 
 
 def test_server_frames() -> None:
-    assert json.loads(protocol.welcome_frame(3, 9)) == {
+    assert json.loads(protocol.welcome_frame(3, 9, 2)) == {
         "type": "welcome",
         "unread_count": 3,
+        "unseen_count": 2,
         "last_seq": 9,
     }
-    assert json.loads(protocol.ids_frame(protocol.READ, [1, 2], 0)) == {
+    assert json.loads(protocol.ids_frame(protocol.READ, [1, 2], 0, 0)) == {
         "type": "read",
         "ids": [1, 2],
         "unread_count": 0,
+        "unseen_count": 0,
     }
-    assert json.loads(protocol.ids_frame(protocol.DELETED, [4], 2))["type"] == "deleted"
-    assert json.loads(protocol.ids_frame(protocol.UNREAD, [4], 2))["type"] == "unread"
-    assert json.loads(protocol.reset_frame(5, 300)) == {
+    assert json.loads(protocol.ids_frame(protocol.DELETED, [4], 2, 1))["type"] == "deleted"
+    assert json.loads(protocol.ids_frame(protocol.UNREAD, [4], 2, 1))["type"] == "unread"
+    for kind in (protocol.SEEN, protocol.ARCHIVED):
+        assert json.loads(protocol.ids_frame(kind, [4], 2, 1)) == {
+            "type": kind,
+            "ids": [4],
+            "unread_count": 2,
+            "unseen_count": 1,
+        }
+    until = datetime(2026, 12, 2, 8, tzinfo=UTC)
+    assert json.loads(protocol.ids_frame(protocol.SNOOZED, [4], 2, 1, until=until)) == {
+        "type": "snoozed",
+        "ids": [4],
+        "until": "2026-12-02T08:00:00Z",
+        "unread_count": 2,
+        "unseen_count": 1,
+    }
+    unarchived = protocol.ids_frame(protocol.UNARCHIVED, [4], 3, 1, notifications=[{"id": 4}])
+    assert json.loads(unarchived)["notifications"] == [{"id": 4}]
+    assert json.loads(protocol.reset_frame(5, 300, 4)) == {
         "type": "reset",
         "unread_count": 5,
+        "unseen_count": 4,
         "last_seq": 300,
     }
     assert json.loads(protocol.error_frame("invalid", "bad ids")) == {
@@ -345,7 +375,7 @@ def test_server_frames() -> None:
 
 
 def test_layer_messages_carry_the_frame_encoded_once() -> None:
-    frame = protocol.welcome_frame(0, 0)
+    frame = protocol.welcome_frame(0, 0, 0)
     assert protocol.push_message(7, frame) == {
         "type": "notifications.push",
         "seq": 7,
@@ -377,3 +407,39 @@ def test_documented_error_codes_exist() -> None:
         assert f"`{code}`" in doc
     for key in DOCUMENTED_KEYS:
         assert f'"{key}"' in doc
+
+
+def test_snooze_command_takes_a_preset_or_an_explicit_time() -> None:
+    command = decode_client_frame(
+        json.dumps({"type": "snooze", "ids": [3], "preset": "tomorrow", "tz": "Europe/Paris"}),
+        max_ids=5,
+    )
+    assert (command.ids, command.preset, command.tz, command.until) == (
+        (3,),
+        "tomorrow",
+        "Europe/Paris",
+        None,
+    )
+    command = decode_client_frame(
+        json.dumps({"type": "snooze", "ids": [3], "until": "2026-12-02T09:00:00+01:00"}), max_ids=5
+    )
+    assert command.until == datetime(2026, 12, 2, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ids": [1]},  # neither
+        {"ids": [1], "preset": "1h", "until": "2026-12-02T09:00:00Z"},  # both
+        {"ids": [1], "preset": "someday"},
+        {"ids": [1], "until": "2026-12-02T09:00:00"},  # no offset: whose 9:00?
+        {"ids": [1], "until": "tomorrow"},
+        {"ids": [1], "until": 1764662400},
+        {"ids": [1], "preset": "1h", "tz": 5},
+        {"preset": "1h"},  # no ids
+    ],
+)
+def test_bad_snooze_commands_are_refused(fields: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_client_frame(json.dumps({"type": "snooze", **fields}), max_ids=5)
+    assert info.value.code == protocol.INVALID

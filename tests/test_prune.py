@@ -106,11 +106,13 @@ def test_open_sockets_get_deleted_frames(
         "type": "deleted",
         "ids": sorted(n.pk for n in inbox["old_a"]),
         "unread_count": 1,
+        "unseen_count": 1,
     }
     assert frames[protocol.user_group(bob.pk)] == {
         "type": "deleted",
         "ids": sorted(n.pk for n in inbox["old_b"]),
         "unread_count": 0,
+        "unseen_count": 0,
     }
 
 

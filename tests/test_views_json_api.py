@@ -80,6 +80,7 @@ def test_list_is_empty_for_a_new_user(client_a: Client) -> None:
         "next_before": None,
         "next_after": None,
         "unread_count": 0,
+        "unseen_count": 0,
         "last_seq": 0,
     }
 
@@ -188,7 +189,7 @@ def test_unread_count(client_a: Client, alice: Any, bob: Any) -> None:
     ids = make(alice, 3)
     make(bob, 5)
     api.mark_read(alice, ids[:1])
-    assert client_a.get(COUNT).json() == {"unread_count": 2, "last_seq": 3}
+    assert client_a.get(COUNT).json() == {"unread_count": 2, "unseen_count": 2, "last_seq": 3}
 
 
 # Changes
@@ -198,7 +199,12 @@ def test_mark_read_with_a_json_body(client_a: Client, alice: Any) -> None:
     ids = make(alice, 3)
     response = post_json(client_a, MARK_READ, {"ids": ids[:2]})
     assert response.status_code == 200
-    assert response.json() == {"ids": ids[:2], "unread_count": 1, "last_seq": 3}
+    assert response.json() == {
+        "ids": ids[:2],
+        "unread_count": 1,
+        "unseen_count": 1,
+        "last_seq": 3,
+    }
     assert set(Notification.objects.filter(read_at__isnull=False).values_list("pk", flat=True)) == (
         set(ids[:2])
     )
@@ -220,14 +226,24 @@ def test_mark_all_read(client_a: Client, alice: Any, bob: Any) -> None:
     make(bob, 2)
     api.mark_read(alice, ids[:1])
     response = client_a.post(MARK_ALL_READ)
-    assert response.json() == {"ids": ids[1:], "unread_count": 0, "last_seq": 3}
+    assert response.json() == {
+        "ids": ids[1:],
+        "unread_count": 0,
+        "unseen_count": 0,
+        "last_seq": 3,
+    }
     assert api.unread_count(bob) == 2
 
 
 def test_delete(client_a: Client, alice: Any) -> None:
     ids = make(alice, 3)
     response = post_json(client_a, DELETE, {"ids": [ids[0]]})
-    assert response.json() == {"ids": [ids[0]], "unread_count": 2, "last_seq": 3}
+    assert response.json() == {
+        "ids": [ids[0]],
+        "unread_count": 2,
+        "unseen_count": 2,
+        "last_seq": 3,
+    }
     assert not Notification.objects.filter(pk=ids[0]).exists()
     assert Notification.objects.count() == 2
 
@@ -437,9 +453,19 @@ async def test_http_changes_send_a_frame_to_the_users_sockets(
     message = await layer.receive(mine)
     assert message["type"] == protocol.LAYER_FRAME
     if url == MARK_ALL_READ:
-        assert json.loads(message["frame"]) == {"type": kind, "ids": ids, "unread_count": 0}
+        assert json.loads(message["frame"]) == {
+            "type": kind,
+            "ids": ids,
+            "unread_count": 0,
+            "unseen_count": 0,
+        }
     else:
-        assert json.loads(message["frame"]) == {"type": kind, "ids": ids[:1], "unread_count": 1}
+        assert json.loads(message["frame"]) == {
+            "type": kind,
+            "ids": ids[:1],
+            "unread_count": 1,
+            "unseen_count": 1,
+        }
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.1):
             await layer.receive(theirs)
@@ -464,7 +490,7 @@ async def test_mark_read_over_http_reaches_an_open_socket(alice: Any) -> None:
         frame = await receive_frame(communicator)
         while frame["type"] == "notification":  # catch-up of the existing one, if any
             frame = await receive_frame(communicator)
-        assert frame == {"type": "read", "ids": [n.pk], "unread_count": 0}
+        assert frame == {"type": "read", "ids": [n.pk], "unread_count": 0, "unseen_count": 0}
     finally:
         await communicator.disconnect()
 

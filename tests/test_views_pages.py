@@ -62,7 +62,9 @@ def test_paginates_by_seq_cursor(client_alice: Client, alice: Any, settings: Any
         notify(alice, "x", title=f"n{i}")
     first = client_alice.get(reverse("notifications:list"))
     assert titles(first) == ["n4", "n3"]
-    match = re.search(r'href="\?filter=all&amp;before=(\d+)" rel="next"', first.content.decode())
+    match = re.search(
+        r'href="\?view=inbox&amp;filter=all&amp;before=(\d+)" rel="next"', first.content.decode()
+    )
     assert match is not None and match.group(1) == "4"
     second = client_alice.get(reverse("notifications:list"), {"before": 4})
     assert titles(second) == ["n2", "n1"]

@@ -71,14 +71,15 @@ class Copier:
             f"({', '.join(qn(str(f.column)) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
         )
 
-    #: The columns the copy writes: every one of our 0001_initial's Notification.
+    #: The columns the copy writes: every one of our 0001_initial's Notification, and seen_at when the
+    #: model has it (0007_states): converted notifications count as seen, as that migration's do.
     COLUMNS = frozenset(
         ["id", "recipient_id", "seq", "verb", "title", "body", "level", "data", "created_at"]
-        + ["read_at", "url", "category"]
+        + ["read_at", "url", "category", "seen_at"]
         + [f"{n}_{s}" for n in RELATIONS for s in ("content_type_id", "object_id", "display")]
     )
     #: The ones whose Python value the database driver cannot take as it is.
-    CONVERTED = frozenset(["data", "created_at", "read_at"])
+    CONVERTED = frozenset(["data", "created_at", "read_at", "seen_at"])
 
     @staticmethod
     def _as_is(value: Any, connection: BaseDatabaseWrapper) -> Any:
@@ -177,6 +178,7 @@ class Copier:
             "data": data,
             "created_at": created_at,
             "read_at": None if r["unread"] else created_at,
+            "seen_at": created_at,
             "url": "",
             "category": "",
         }

@@ -77,6 +77,9 @@ DEFAULTS: dict[str, Any] = {
     # Web Push (docs/push.md): {"VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "SUBJECT"} and optionally
     # "TIMEOUT", "TTL", "MAX_ATTEMPTS", "RETRY_DELAY", "ICON" (WEB_PUSH_DEFAULTS). Off while a key is missing.
     "WEB_PUSH": None,
+    # What the bell's badge counts: "unread" notifications, or "unseen" ones (not yet shown in an
+    # open dropdown, the GitHub habit). {% notifications_bell badge="..." %} overrides it per bell.
+    "BADGE": "unread",
 }
 
 
@@ -116,3 +119,4 @@ class NotificationsSettings:
     EMAIL_DIGEST_DELAY: float
     EMAIL_BASE_URL: str | None
     WEB_PUSH: WebPushSettings | None
+    BADGE: Literal["unread", "unseen"]

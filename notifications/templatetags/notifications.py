@@ -171,6 +171,7 @@ _PLACEHOLDER: dict[str, Any] = {
     "body": "",
     "href": "",
     "created_at": "",
+    "snoozed_until": None,
     "actors": [],
 }
 
@@ -188,18 +189,28 @@ def _user(context: template.Context) -> Any:
 
 
 def client_config(
-    request: HttpRequest | None, *, sound: bool = False, toast_duration: int = 6000
+    request: HttpRequest | None,
+    *,
+    sound: bool = False,
+    toast_duration: int = 6000,
+    badge: str = "",
 ) -> dict[str, Any]:
     """The data-* configuration of the client, with the state the page is rendered with."""
     user: Any = getattr(request, "user", None)
     signed_in = user is not None and bool(user.is_authenticated)
-    unread, last_seq = api.inbox(user)
+    unread, unseen, last_seq = api.inbox_counts(user)
+    if badge not in ("unread", "unseen"):
+        badge = app_settings.BADGE
     return {
         "ws_path": WEBSOCKET_PATH,
         "api_url": reverse("notifications:api-list"),
         "csrf_token": get_token(request) if request is not None else "",
         "last_seq": last_seq,
         "unread_count": unread,
+        "unseen_count": unseen,
+        "badge": badge,
+        # What the badge shows, as rendered: the client keeps it up to date.
+        "badge_count": unseen if badge == "unseen" else unread,
         "sound": "true" if sound else "false",
         "toast_duration": int(toast_duration),
         # Scopes the client's cross-tab channel and lock to this user's session.
@@ -213,14 +224,19 @@ def client_config(
 
 @register.inclusion_tag("notifications/bell.html", takes_context=True)
 def notifications_bell(
-    context: template.Context, sound: bool = False, toast_duration: int = 6000
+    context: template.Context, sound: bool = False, toast_duration: int = 6000, badge: str = ""
 ) -> dict[str, Any]:
-    """The bell, its badge and its dropdown, rendered with the exact state; nothing when signed out."""
+    """The bell, its badge and its dropdown, rendered with the exact state; nothing when signed out.
+
+    ``badge``: "unread" or "unseen", what the badge counts (default: NOTIFICATIONS["BADGE"]).
+    """
     user = _user(context)
     if user is None:
         return {"user": None}
-    config = client_config(context.get("request"), sound=sound, toast_duration=toast_duration)
-    latest = list(Notification.objects.for_user(user).order_by("-seq")[:BELL_ITEMS])
+    config = client_config(
+        context.get("request"), sound=sound, toast_duration=toast_duration, badge=badge
+    )
+    latest = list(Notification.objects.for_user(user).inbox().order_by("-seq")[:BELL_ITEMS])
     initial = [protocol.notification_payload(n) for n in latest]
     items = [
         {**payload, "href": safe_href(n.url), "created": n.created_at}
@@ -232,6 +248,8 @@ def notifications_bell(
         "items": items,
         "initial": initial,
         "unread_count": config["unread_count"],
+        "badge": config["badge"],
+        "badge_count": config["badge_count"],
     }
 
 

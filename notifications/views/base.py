@@ -4,6 +4,7 @@ the user's notifications by seq."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
@@ -13,16 +14,20 @@ from notifications.exceptions import InvalidNotification
 from notifications.models import Notification
 
 
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
+        raise InvalidNotification("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidNotification('The body must be a JSON object: {"ids": [...]}.')
+    return body
+
+
 def ids(request: HttpRequest) -> list[int]:
     """ids from a JSON body {"ids": [...]} or from form fields ids=1&ids=2."""
     if request.content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, RecursionError):  # RecursionError: nested too deeply
-            raise InvalidNotification("The body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise InvalidNotification('The body must be a JSON object: {"ids": [...]}.')
-        raw: Any = body.get("ids")
+        raw: Any = _json_body(request).get("ids")
         if not isinstance(raw, list):
             raise InvalidNotification('"ids" must be a list of notification ids.')
     else:
@@ -32,6 +37,30 @@ def ids(request: HttpRequest) -> list[int]:
         except ValueError:
             raise InvalidNotification("ids must be integers.") from None
     return api.clean_ids(raw)
+
+
+def snooze_time(request: HttpRequest) -> datetime:
+    """When a snooze ends, from `preset` (with `tz`) or `until`, in a JSON body or form fields."""
+    if request.content_type == "application/json":
+        fields = _json_body(request)
+    else:
+        fields = {k: request.POST[k] for k in ("preset", "until", "tz") if request.POST.get(k)}
+    try:
+        preset, until, tz = protocol.parse_snooze(fields)
+    except protocol.ProtocolError as exc:
+        raise InvalidNotification(exc.message) from None
+    return until or api.snooze_until(preset, tz)
+
+
+VIEWS = ("inbox", "archived", "snoozed")
+
+
+def view_name(params: QueryDict) -> str:
+    """Which list: ?view=inbox (the default), archived or snoozed."""
+    view = params.get("view") or "inbox"
+    if view not in VIEWS:
+        raise InvalidNotification(f"`view` must be one of: {', '.join(VIEWS)}.")
+    return view
 
 
 def cursor(params: QueryDict, name: str) -> int | None:
@@ -45,15 +74,25 @@ def cursor(params: QueryDict, name: str) -> int | None:
 
 
 def seq_page(
-    user: Any, *, unread: bool, before: int | None, after: int | None, limit: int
+    user: Any,
+    *,
+    unread: bool,
+    before: int | None,
+    after: int | None,
+    limit: int,
+    view: str = "inbox",
+    category: str | None = None,
 ) -> tuple[list[Notification], bool]:
-    """One page of the user's notifications by seq cursor, and whether there are more.
+    """One page of the user's notifications of one view by seq cursor, and whether there are more.
 
     Newest first below `before`; oldest first above `after`.
     """
-    qs = Notification.objects.for_user(user)
+    mine = Notification.objects.for_user(user)
+    qs = {"inbox": mine.inbox, "archived": mine.archived, "snoozed": mine.snoozed}[view]()
     if unread:
         qs = qs.unread()
+    if category is not None:
+        qs = qs.filter(category=category)
     if after is not None:
         qs = qs.filter(seq__gt=after).order_by("seq")
     else:

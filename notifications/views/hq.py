@@ -139,7 +139,7 @@ def _payload(n: Notification) -> dict[str, Any]:
 def _count(request: HttpRequest, key: str) -> int:
     if key == "unread_count":
         return api.unread_count(request.user)
-    return Notification.objects.for_user(request.user).count()
+    return Notification.objects.for_user(request.user).inbox().count()
 
 
 def _fetch_count(request: HttpRequest) -> int:
@@ -171,7 +171,7 @@ def live_all_notification_count(request: HttpRequest) -> JsonResponse:
 def _list(request: HttpRequest, kind: str) -> JsonResponse:
     if not request.user.is_authenticated:
         return JsonResponse({f"{kind}_count": 0, f"{kind}_list": []})
-    qs = Notification.objects.for_user(request.user).order_by("-created_at", "-seq")
+    qs = Notification.objects.for_user(request.user).inbox().order_by("-created_at", "-seq")
     if kind == "unread":
         qs = qs.unread()
     page = list(qs[: _fetch_count(request)])

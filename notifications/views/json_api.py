@@ -19,7 +19,7 @@ from notifications import api, protocol
 from notifications.conf import app_settings
 from notifications.exceptions import InvalidNotification, NotificationNotFound
 from notifications.http_errors import error, json_errors
-from notifications.views.base import cursor, ids, seq_page
+from notifications.views.base import cursor, ids, seq_page, snooze_time, view_name
 
 View = Callable[..., HttpResponse]
 
@@ -70,13 +70,18 @@ def json_endpoint(*, methods: tuple[str, ...]) -> Callable[[View], View]:
 
 
 def _state(request: HttpRequest, **extra: Any) -> JsonResponse:
-    unread, last_seq = api.inbox(request.user)
-    return JsonResponse({**extra, "unread_count": unread, "last_seq": last_seq})
+    unread, unseen, last_seq = api.inbox_counts(request.user)
+    return JsonResponse(
+        {**extra, "unread_count": unread, "unseen_count": unseen, "last_seq": last_seq}
+    )
 
 
 @json_endpoint(methods=("GET",))
 def notification_list(request: HttpRequest) -> HttpResponse:
-    """Newest first, paginated by seq: ?before=<seq>; ?after=<seq> lists oldest first instead."""
+    """Newest first, paginated by seq: ?before=<seq>; ?after=<seq> lists oldest first instead.
+
+    ?view=archived or ?view=snoozed lists those instead of the inbox.
+    """
     params = request.GET
     limit_raw = params.get("limit") or str(app_settings.PAGE_SIZE)
     # isdigit() alone accepts "²" and other digits int() refuses: ASCII, and short, only.
@@ -93,6 +98,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         before=before,
         after=after,
         limit=limit,
+        view=view_name(params),
     )
     return _state(
         request,
@@ -120,3 +126,26 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
 @json_endpoint(methods=("POST",))
 def delete(request: HttpRequest) -> HttpResponse:
     return _state(request, ids=api.delete(request.user, ids(request)))
+
+
+@json_endpoint(methods=("POST",))
+def mark_seen(request: HttpRequest) -> HttpResponse:
+    return _state(request, ids=api.mark_seen(request.user, ids(request)))
+
+
+@json_endpoint(methods=("POST",))
+def archive(request: HttpRequest) -> HttpResponse:
+    return _state(request, ids=api.archive(request.user, ids(request)))
+
+
+@json_endpoint(methods=("POST",))
+def unarchive(request: HttpRequest) -> HttpResponse:
+    return _state(request, ids=api.unarchive(request.user, ids(request)))
+
+
+@json_endpoint(methods=("POST",))
+def snooze(request: HttpRequest) -> HttpResponse:
+    """{"ids": [...], "preset": "1h" | "tomorrow" | "next_week", "tz": "..."} or {"ids", "until"}."""
+    until = snooze_time(request)
+    changed = api.snooze(request.user, ids(request), until)
+    return _state(request, ids=changed, until=protocol.isoformat(until))

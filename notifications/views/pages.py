@@ -1,5 +1,6 @@
 """The HTML list page, /notifications/: server-rendered, paginated by seq, usable without JavaScript
-(mark read / mark all read / delete are POST forms that redirect back); notifications.js keeps it live.
+(mark read / mark all read / delete / archive / unarchive / snooze are POST forms that redirect back);
+notifications.js keeps it live. ?view=archived and ?view=snoozed list those instead of the inbox.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ from notifications import api
 from notifications.conf import app_settings
 from notifications.exceptions import InvalidNotification, NotificationNotFound
 from notifications.templatetags.notifications import client_config, safe_href
-from notifications.views.base import cursor, ids, seq_page
+from notifications.views.base import VIEWS, cursor, ids, seq_page, snooze_time
 
 
 @login_required
 @require_safe
 def notification_page(request: HttpRequest) -> HttpResponse:
-    """The full list, newest first: ?filter=unread|all, ?before=<seq> for older pages."""
+    """The full list, newest first: ?filter=unread|all, ?before=<seq> for older pages,
+    ?view=inbox|archived|snoozed."""
     unread_only = request.GET.get("filter") == "unread"
+    view = request.GET.get("view", "inbox")
+    if view not in VIEWS:
+        view = "inbox"
     try:
         before = cursor(request.GET, "before")
     except InvalidNotification:
@@ -38,6 +43,7 @@ def notification_page(request: HttpRequest) -> HttpResponse:
         before=before,
         after=None,
         limit=app_settings.PAGE_SIZE,
+        view=view,
     )
     current = "unread" if unread_only else "all"
     return render(
@@ -46,6 +52,7 @@ def notification_page(request: HttpRequest) -> HttpResponse:
         {
             "notifications": [(n, safe_href(n.url)) for n in page],
             "filter": current,
+            "view": view,
             "first_page": before is None,
             "next_before": page[-1].seq if more else None,
             "config": client_config(request),
@@ -115,3 +122,46 @@ def page_mark_all_read(request: HttpRequest) -> HttpResponse:
 def page_delete(request: HttpRequest) -> HttpResponse:
     """Form post: delete the `ids`, then go back."""
     return _page_change(request, lambda: api.delete(request.user, ids(request)), _deleted)
+
+
+def _archived(count: int) -> str:
+    return ngettext(
+        "Archived %(count)d notification.", "Archived %(count)d notifications.", count
+    ) % {"count": count}
+
+
+def _unarchived(count: int) -> str:
+    return ngettext(
+        "Moved %(count)d notification back to the inbox.",
+        "Moved %(count)d notifications back to the inbox.",
+        count,
+    ) % {"count": count}
+
+
+def _snoozed(count: int) -> str:
+    return ngettext(
+        "Snoozed %(count)d notification.", "Snoozed %(count)d notifications.", count
+    ) % {"count": count}
+
+
+@login_required
+@require_POST
+def page_archive(request: HttpRequest) -> HttpResponse:
+    """Form post: archive the `ids`, then go back."""
+    return _page_change(request, lambda: api.archive(request.user, ids(request)), _archived)
+
+
+@login_required
+@require_POST
+def page_unarchive(request: HttpRequest) -> HttpResponse:
+    """Form post: bring the `ids` back to the inbox, then go back."""
+    return _page_change(request, lambda: api.unarchive(request.user, ids(request)), _unarchived)
+
+
+@login_required
+@require_POST
+def page_snooze(request: HttpRequest) -> HttpResponse:
+    """Form post: snooze the `ids` until the `preset` (in the current time zone), then go back."""
+    return _page_change(
+        request, lambda: api.snooze(request.user, ids(request), snooze_time(request)), _snoozed
+    )

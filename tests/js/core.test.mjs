@@ -247,6 +247,34 @@ describe("NotificationStore", () => {
     store.add(n(9, 9));
     assert.equal(store.unreadCount, 2);
   });
+
+  it("counts unseen arrivals, and seen and read ones lower the unseen count", () => {
+    const store = new NotificationStore({ items: [n(1, 1)], unreadCount: 1, unseenCount: 1, countedThrough: 1 });
+    store.add(n(2, 2));
+    store.add({ ...n(3, 3), seen: true });
+    assert.equal(store.unseenCount, 2);
+    assert.deepEqual(store.unseenIds(), [2, 1]);
+    store.setSeen([1, 2], 0);
+    assert.equal(store.unseenCount, 0);
+    assert.deepEqual(store.unseenIds(), []);
+    store.add(n(4, 4));
+    store.setRead([4], true, 0);
+    assert.deepEqual(store.unseenIds(), [], "reading is seeing");
+    store.setUnseen(undefined);
+    assert.equal(store.unseenCount, 1, "a frame without the count leaves it alone");
+  });
+
+  it("a notification back with its id and a newer seq replaces its entry, at the top", () => {
+    const store = new NotificationStore({ items: [n(1, 1, true), n(2, 2)], unreadCount: 1, countedThrough: 2 });
+    store.add(n(1, 3));
+    assert.deepEqual(store.items.map((item) => [item.id, item.seq, item.read]), [
+      [1, 3, false],
+      [2, 2, false],
+    ]);
+    assert.equal(store.unreadCount, 2);
+    store.insert(n(1, 1, true));
+    assert.equal(store.items[0].seq, 3, "an older copy does not bring back the old entry");
+  });
 });
 
 describe("VisibilityRegistry", () => {
@@ -322,5 +350,18 @@ describe("NotificationStore and grouped notifications", () => {
     store.setRead([7], true, 0);
     store.add(g(8, 2, 1));
     assert.equal(store.unreadCount, 1);
+  });
+
+  it("counts a collapse into a seen group as unseen again, and into an unseen one not at all", () => {
+    const store = new NotificationStore({ unreadCount: 0, unseenCount: 0, countedThrough: 0 });
+    store.add({ ...g(1, 1, 1), seen: false });
+    store.setSeen([1], 0);
+    store.add({ ...g(1, 2, 2), seen: false });
+    assert.deepEqual([store.unreadCount, store.unseenCount], [1, 1], "the dropdown had shown it: new again");
+    store.add({ ...g(1, 3, 3), seen: false });
+    assert.deepEqual([store.unreadCount, store.unseenCount], [1, 1]);
+    store.add({ ...g(9, 4, 5), seen: false });
+    assert.deepEqual([store.unreadCount, store.unseenCount], [1, 1], "a group further down was counted already");
+    assert.deepEqual(store.unseenIds(), [9, 1]);
   });
 });

@@ -8,7 +8,8 @@ const JS = "../../notifications/static/notifications/js";
 describe("notifications.js", () => {
   it("exports the documented API", async () => {
     const module = await import(`${JS}/notifications.js`);
-    for (const name of ["start", "markRead", "markAllRead", "remove", "requestPermission", "api"]) {
+    const states = ["markSeen", "archive", "unarchive", "snooze"];
+    for (const name of ["start", "markRead", "markAllRead", "remove", "requestPermission", "api", ...states]) {
       assert.ok(name in module, name);
     }
     for (const name of ["NotificationsClient", "NotificationsRequestError", "readConfig", "badgeText", "safeHref"]) {

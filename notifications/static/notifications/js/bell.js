@@ -78,6 +78,8 @@ export class Bell {
     // The newest notification, not "Mark all read" (one Enter away from marking everything read);
     // with none, the dropdown itself, whose label and "No notifications yet." are read out.
     if (!this.focusItem(0)) this.dropdown.focus();
+    // What the dropdown shows is seen now.
+    this.client.markSeen(this.client.store.unseenIds()).catch(() => {});
   }
 
   /** The element of each item that takes focus: its link (an <a> without href when it has no url). */
@@ -149,15 +151,18 @@ export class Bell {
     this.badge.textContent = text;
     this.badge.hidden = text === "";
     // The msgids of bell_content.html's aria-label: one translation for both.
+    const unseen = this.client.config.badge === "unseen";
     const label =
       count > 0
-        ? interpolate(ngettext("Notifications, %(badge)s unread", "Notifications, %(badge)s unread", count), {
-            badge: text,
-          })
+        ? unseen
+          ? interpolate(ngettext("Notifications, %(badge)s new", "Notifications, %(badge)s new", count), { badge: text })
+          : interpolate(ngettext("Notifications, %(badge)s unread", "Notifications, %(badge)s unread", count), {
+              badge: text,
+            })
         : gettext("Notifications");
     this.toggle.setAttribute("aria-label", label);
     const hadFocus = document.activeElement === this.markAll;
-    this.markAll.disabled = count === 0;
+    this.markAll.disabled = this.client.store.unreadCount === 0;
     if (hadFocus && this.markAll.disabled) this.keepFocus(null);
   }
 

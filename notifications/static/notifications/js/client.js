@@ -5,7 +5,7 @@
 import { Bell } from "./bell.js";
 import { readConfig } from "./config.js";
 import { Backoff, Connection, socketUrl } from "./connection.js";
-import { NotificationStore, normalizeIds, SeqTracker, VisibilityRegistry } from "./core.js";
+import { browserTimeZone, NotificationStore, normalizeIds, SeqTracker, VisibilityRegistry } from "./core.js";
 import { apiRequest, sessionIsValid } from "./http.js";
 import { ListPage } from "./list.js";
 import { Alerts, Toasts } from "./toasts.js";
@@ -48,6 +48,7 @@ export class NotificationsClient {
     this.store = new NotificationStore({
       items: initial ?? [],
       unreadCount: this.config.unreadCount,
+      unseenCount: this.config.unseenCount,
       countedThrough: this.config.lastSeq,
       limit: LIST_LIMIT,
     });
@@ -269,6 +270,7 @@ export class NotificationsClient {
     switch (frame.type) {
       case "welcome":
         this.store.setCount(frame.unread_count, frame.last_seq);
+        this.store.setUnseen(frame.unseen_count);
         this.tracker.expectReplay(frame.last_seq);
         this.render();
         if (this.tracker.hasGap) this.requestSync(this.tracker.retry());
@@ -281,6 +283,7 @@ export class NotificationsClient {
         const ids = normalizeIds(frame.ids);
         const read = frame.type === "read";
         this.store.setRead(ids, read, frame.unread_count);
+        this.store.setUnseen(frame.unseen_count);
         this.page?.setRead(ids, read);
         this.render();
         this.dispatch(read ? "notifications:read" : "notifications:unread", { ids, unread_count: this.store.unreadCount });
@@ -289,13 +292,45 @@ export class NotificationsClient {
       case "deleted": {
         const ids = normalizeIds(frame.ids);
         this.store.remove(ids, frame.unread_count);
+        this.store.setUnseen(frame.unseen_count);
         this.page?.remove(ids);
         this.render();
         this.dispatch("notifications:deleted", { ids, unread_count: this.store.unreadCount });
         break;
       }
+      case "seen": {
+        const ids = normalizeIds(frame.ids);
+        this.store.setSeen(ids, frame.unseen_count);
+        this.store.setCount(frame.unread_count);
+        this.render();
+        this.dispatch("notifications:seen", { ids, unseen_count: this.store.unseenCount });
+        break;
+      }
+      case "archived":
+      case "snoozed": {
+        // Out of the inbox: the bell drops them, and so does the list page's inbox view.
+        const ids = normalizeIds(frame.ids);
+        this.store.remove(ids, frame.unread_count);
+        this.store.setUnseen(frame.unseen_count);
+        this.page?.leftInbox(ids, frame.type);
+        this.render();
+        this.dispatch(`notifications:${frame.type}`, { ids, until: frame.until, unread_count: this.store.unreadCount });
+        break;
+      }
+      case "unarchived": {
+        const ids = normalizeIds(frame.ids);
+        const back = Array.isArray(frame.notifications) ? frame.notifications : [];
+        for (const n of back) this.store.insert(n);
+        this.store.setCount(frame.unread_count);
+        this.store.setUnseen(frame.unseen_count);
+        this.page?.backInInbox(ids, back);
+        this.render();
+        this.dispatch("notifications:unarchived", { ids, unread_count: this.store.unreadCount });
+        break;
+      }
       case "snapshot":
         this.store.replace(frame.results, frame.unread_count, frame.last_seq);
+        this.store.setUnseen(frame.unseen_count);
         this.tracker.reset(frame.last_seq);
         this.render();
         break;
@@ -333,8 +368,13 @@ export class NotificationsClient {
     }, GAP_SETTLE_MS);
   }
 
+  /** What the badge counts: the unread count, or the unseen one (data-badge="unseen"). */
+  get badgeCount() {
+    return this.config.badge === "unseen" ? this.store.unseenCount : this.store.unreadCount;
+  }
+
   render() {
-    this.bell?.renderBadge(this.store.unreadCount);
+    this.bell?.renderBadge(this.badgeCount);
     this.bell?.renderList(this.store.items);
     for (const node of document.querySelectorAll("[data-notifications-count]")) {
       node.textContent = String(this.store.unreadCount);
@@ -347,7 +387,13 @@ export class NotificationsClient {
    */
   async refresh(share) {
     const data = await apiRequest(this.config, "GET", `?limit=${LIST_LIMIT}`);
-    const frame = { type: "snapshot", results: data.results ?? [], unread_count: data.unread_count, last_seq: data.last_seq };
+    const frame = {
+      type: "snapshot",
+      results: data.results ?? [],
+      unread_count: data.unread_count,
+      unseen_count: data.unseen_count,
+      last_seq: data.last_seq,
+    };
     if (share) this.post({ kind: "frame", frame });
     this.handleFrame(frame);
   }
@@ -362,6 +408,10 @@ export class NotificationsClient {
       mark_read: () => this.change(frame, "mark-read/", { ids }, "read", { http: true }),
       mark_all_read: () => this.change(frame, "mark-all-read/", undefined, "read", { http: true }),
       delete: () => this.change(frame, "delete/", { ids }, "deleted", { http: true }),
+      mark_seen: () => this.change(frame, "mark-seen/", { ids }, "seen", { http: true }),
+      archive: () => this.change(frame, "archive/", { ids }, "archived", { http: true }),
+      unarchive: () => this.change(frame, "unarchive/", { ids }, "unarchived", { http: true }),
+      snooze: () => this.change(frame, "snooze/", frame, "snoozed", { http: true }),
     };
     calls[frame.type]?.().catch(() => {});
   }
@@ -378,9 +428,65 @@ export class NotificationsClient {
   async change(frame, path, body, answerType, options = {}) {
     if (!options.keepalive && !options.http && this.send(frame)) return;
     const data = await apiRequest(this.config, "POST", path, body, { keepalive: Boolean(options.keepalive) });
-    const answer = { type: answerType, ids: data.ids ?? [], unread_count: data.unread_count };
+    const answer = {
+      type: answerType,
+      ids: data.ids ?? [],
+      unread_count: data.unread_count,
+      unseen_count: data.unseen_count,
+      until: data.until,
+    };
     this.post({ kind: "frame", frame: answer });
     this.handleFrame(answer);
+    // The HTTP answer names them only: the inbox is fetched again to show them.
+    if (answerType === "unarchived" && answer.ids.length > 0) await this.refresh(true);
+  }
+
+  /**
+   * Marks notifications seen (the bell does it for what its dropdown shows).
+   * @param {number | number[]} ids
+   */
+  markSeen(ids) {
+    const list = normalizeIds(ids);
+    if (list.length === 0) return Promise.resolve();
+    return this.change({ type: "mark_seen", ids: list }, "mark-seen/", { ids: list }, "seen");
+  }
+
+  /**
+   * Moves notifications to the archive.
+   * @param {number | number[]} ids
+   */
+  archive(ids) {
+    const list = normalizeIds(ids);
+    if (list.length === 0) return Promise.resolve();
+    return this.change({ type: "archive", ids: list }, "archive/", { ids: list }, "archived");
+  }
+
+  /**
+   * Brings archived notifications back to the inbox.
+   * @param {number | number[]} ids
+   */
+  unarchive(ids) {
+    const list = normalizeIds(ids);
+    if (list.length === 0) return Promise.resolve();
+    return this.change({ type: "unarchive", ids: list }, "unarchive/", { ids: list }, "unarchived");
+  }
+
+  /**
+   * Snoozes notifications until a preset ("1h", "tomorrow", "next_week", in this browser's time zone)
+   * or an explicit time (a Date, or ISO 8601 text with its offset).
+   * @param {number | number[]} ids
+   * @param {string | Date} when
+   */
+  snooze(ids, when) {
+    const list = normalizeIds(ids);
+    if (list.length === 0) return Promise.resolve();
+    const frame =
+      when instanceof Date
+        ? { type: "snooze", ids: list, until: when.toISOString() }
+        : ["1h", "tomorrow", "next_week"].includes(when)
+          ? { type: "snooze", ids: list, preset: when, tz: browserTimeZone() }
+          : { type: "snooze", ids: list, until: String(when) };
+    return this.change(frame, "snooze/", frame, "snoozed");
   }
 
   /**

@@ -28,6 +28,9 @@ export function readConfig(root) {
     csrfToken: d.csrfToken || readCookie("csrftoken"),
     lastSeq: intAttr(d.lastSeq, 0),
     unreadCount: intAttr(d.unreadCount, 0),
+    unseenCount: intAttr(d.unseenCount, 0),
+    // What the badge counts: "unread" (the default) or "unseen".
+    badge: d.badge === "unseen" ? "unseen" : "unread",
     sound: d.sound === "true",
     toastDuration: intAttr(d.toastDuration, 6000),
     userId: d.userId || "",

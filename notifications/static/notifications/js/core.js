@@ -154,6 +154,15 @@ export function formatTime(iso, now = Date.now(), locale = undefined) {
   return relative.format(-Math.floor(age / 86400), "day");
 }
 
+/** This browser's IANA time zone ("Europe/Paris"), or "" (the server's then). */
+export function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Normalises ids given to markRead()/delete(): a list of positive integers, deduplicated, in order.
  * @param {unknown} ids a number or an iterable of numbers or numeric strings
@@ -170,23 +179,26 @@ export function normalizeIds(ids) {
 }
 
 /**
- * What one tab knows: the latest notifications (newest first, at most `limit`) and the unread count.
+ * What one tab knows: the latest notifications (newest first, at most `limit`), the unread count and the
+ * unseen count.
  *
- * The unread count comes from the server (exact in every `welcome`, `read`, `unread`, `deleted` frame);
- * between those frames a fresh unread notification adds one, unless the count it was given already
- * included that seq (catch-up replays seqs that the `welcome` count covers), or it is a grouped
- * notification that collapsed one more event (`group_count` above 1: it was unread and counted already).
- * Such a notification keeps its id and gets a new seq: it replaces the item with that id.
+ * The counts come from the server (exact in every `welcome` and state-change frame); between those
+ * frames a fresh notification adds to them what it changed, unless the counts it was given already
+ * included that seq (catch-up replays seqs that the `welcome` counts cover). A new one adds one to each
+ * it is not (read, seen). A grouped notification that collapsed one more event (`group_count` above 1)
+ * was unread and counted already, and is unseen again: it adds one unseen if the item it replaces was
+ * seen. Such a notification keeps its id and gets a new seq: it replaces the item with that id.
  */
 export class NotificationStore {
   /**
-   * @param {{items?: object[], unreadCount?: number, countedThrough?: number, limit?: number}} [init]
+   * @param {{items?: object[], unreadCount?: number, unseenCount?: number, countedThrough?: number, limit?: number}} [init]
    */
-  constructor({ items = [], unreadCount = 0, countedThrough = 0, limit = 20 } = {}) {
+  constructor({ items = [], unreadCount = 0, unseenCount = 0, countedThrough = 0, limit = 20 } = {}) {
     this.limit = limit;
     /** @type {object[]} */
     this.items = [];
     this.unreadCount = Math.max(0, Number(unreadCount) || 0);
+    this.unseenCount = Math.max(0, Number(unseenCount) || 0);
     this.counted = new SeqTracker(countedThrough);
     for (const item of items) this.insert(item);
   }
@@ -219,13 +231,30 @@ export class NotificationStore {
    * @param {{id: number, seq: number, read?: boolean}} notification
    */
   add(notification) {
-    const fresh = this.counted.accept(notification.seq).fresh;
-    if (fresh && !notification.read && !(Number(notification.group_count) > 1)) this.unreadCount += 1;
+    if (this.counted.accept(notification.seq).fresh) {
+      const before = this.items.find((item) => item.id === notification.id) ?? this.unshown(notification);
+      this.unreadCount += Number(!notification.read) - Number(!before.read);
+      this.unseenCount += Number(!notification.seen) - Number(!before.seen);
+    }
     this.insert(notification);
   }
 
   /**
-   * Adds a notification, or replaces the item with its id when it is newer (a grouped one collapsed).
+   * What a notification this tab does not show was before it arrived: not counted (a new one, or one
+   * that woke), or, for a grouped one that collapsed one more event (`group_count` above 1), an unread
+   * notification already counted, further down the inbox than the dropdown shows and so taken as unseen.
+   * (A grouped one that woke from a snooze looks the same; the next frame with counts corrects them.)
+   * @param {{group_count?: number}} notification
+   * @returns {{read: boolean, seen: boolean}}
+   */
+  unshown(notification) {
+    const collapsed = Number(notification.group_count) > 1;
+    return { read: !collapsed, seen: !collapsed };
+  }
+
+  /**
+   * Adds a notification, or replaces the item with its id when it is newer (a grouped one collapsed, or
+   * a snoozed one woke).
    * @param {{id: number, seq: number}} notification
    */
   insert(notification) {
@@ -245,8 +274,33 @@ export class NotificationStore {
    */
   setRead(ids, read, unreadCount) {
     const wanted = new Set(ids);
-    this.items = this.items.map((item) => (wanted.has(item.id) ? { ...item, read } : item));
+    // Reading is seeing.
+    this.items = this.items.map((item) => (wanted.has(item.id) ? { ...item, read, seen: item.seen || read } : item));
     this.setCount(unreadCount ?? this.unreadCount);
+  }
+
+  /**
+   * An exact unseen count from the server (ignored when the frame had none).
+   * @param {number | undefined} unseenCount
+   */
+  setUnseen(unseenCount) {
+    const n = Number(unseenCount);
+    if (unseenCount !== undefined && Number.isFinite(n)) this.unseenCount = Math.max(0, Math.floor(n));
+  }
+
+  /**
+   * @param {number[]} ids
+   * @param {number} [unseenCount]
+   */
+  setSeen(ids, unseenCount) {
+    const wanted = new Set(ids);
+    this.items = this.items.map((item) => (wanted.has(item.id) ? { ...item, seen: true } : item));
+    this.setUnseen(unseenCount);
+  }
+
+  /** @returns {number[]} the ids shown that are not seen yet */
+  unseenIds() {
+    return this.items.filter((item) => !item.seen && !item.read).map((item) => item.id);
   }
 
   /**

@@ -1,6 +1,6 @@
 // The full list page (/notifications/): rendered by the server, patched live here.
 
-import { normalizeIds } from "./core.js";
+import { browserTimeZone, normalizeIds } from "./core.js";
 import { renderNotification, requireTemplates, setReadState } from "./render.js";
 
 export class ListPage {
@@ -22,12 +22,21 @@ export class ListPage {
     const form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
     const action = form.dataset.notificationsAction;
+    // Snooze presets are in the browser's time zone, the plain form post's included.
+    for (const input of form.querySelectorAll("input[data-notifications-tz]")) {
+      if (input instanceof HTMLInputElement) input.value = browserTimeZone();
+    }
     const ids = normalizeIds(Array.from(form.querySelectorAll('input[name="ids"]'), (input) => input.value));
     let pending;
     if (action === "mark-read") pending = this.client.markRead(ids);
     else if (action === "mark-all-read") pending = this.client.markAllRead();
     else if (action === "delete") pending = this.client.remove(ids);
-    else return;
+    else if (action === "archive") pending = this.client.archive(ids);
+    else if (action === "unarchive") pending = this.client.unarchive(ids);
+    else if (action === "snooze") {
+      const preset = event.submitter instanceof HTMLButtonElement ? event.submitter.value : "";
+      pending = this.client.snooze(ids, preset);
+    } else return;
     event.preventDefault();
     // If the live path fails, fall back to the plain form post.
     pending.catch(() => form.submit());
@@ -38,9 +47,20 @@ export class ListPage {
     return this.list?.querySelector(`[data-notification-id="${id}"]`) ?? null;
   }
 
-  /** @param {any} n a new notification, or a grouped one that collapsed (same id, newer seq): replaced */
+  /** "inbox", "archived" or "snoozed": which list this page shows. */
+  get view() {
+    return this.root.dataset.view || "inbox";
+  }
+
+  /**
+   * A new notification, a grouped one that collapsed or a snoozed one that woke (same id, newer seq):
+   * the inbox shows it at its place, replacing the item with its id; a woken one leaves the snoozed view.
+   * @param {any} n
+   */
   add(n) {
     if (!this.list) return;
+    if (this.view === "snoozed") this.remove([n.id]);
+    if (this.view !== "inbox") return;
     const current = this.item(n.id);
     if (current && Number(current.getAttribute("data-seq")) >= n.seq) return;
     current?.remove();
@@ -58,6 +78,25 @@ export class ListPage {
       const li = this.item(id);
       if (li) setReadState(li, read);
     }
+  }
+
+  /**
+   * Archived or snoozed: gone from the inbox (and from the archive when snoozed).
+   * @param {number[]} ids
+   * @param {string} kind "archived" or "snoozed"
+   */
+  leftInbox(ids, kind) {
+    if (this.view === "inbox" || (this.view === "archived" && kind === "snoozed")) this.remove(ids);
+  }
+
+  /**
+   * Unarchived: back in the inbox, gone from the archive.
+   * @param {number[]} ids
+   * @param {any[]} notifications their objects, when the server sent them
+   */
+  backInInbox(ids, notifications) {
+    if (this.view === "archived") this.remove(ids);
+    else for (const n of notifications) this.add(n);
   }
 
   /** @param {number[]} ids */

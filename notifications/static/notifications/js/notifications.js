@@ -52,6 +52,30 @@ export function remove(ids) {
   return requireClient().remove(ids);
 }
 
+/** Marks notifications seen (the bell does it when its dropdown opens). @param {number | number[]} ids */
+export function markSeen(ids) {
+  return requireClient().markSeen(ids);
+}
+
+/** Moves notifications to the archive. @param {number | number[]} ids */
+export function archive(ids) {
+  return requireClient().archive(ids);
+}
+
+/** Brings archived notifications back to the inbox. @param {number | number[]} ids */
+export function unarchive(ids) {
+  return requireClient().unarchive(ids);
+}
+
+/**
+ * Snoozes notifications: `when` is "1h", "tomorrow" or "next_week" (this browser's time zone), or a Date.
+ * @param {number | number[]} ids
+ * @param {string | Date} when
+ */
+export function snooze(ids, when) {
+  return requireClient().snooze(ids, when);
+}
+
 /** Asks for desktop-notification permission; call it from a user gesture. */
 export function requestPermission() {
   return requireClient().requestPermission();
@@ -61,6 +85,10 @@ export const api = {
   markRead,
   markAllRead,
   remove,
+  markSeen,
+  archive,
+  unarchive,
+  snooze,
   requestPermission,
   start,
   get client() {
@@ -68,6 +96,9 @@ export const api = {
   },
   get unreadCount() {
     return client ? client.store.unreadCount : null;
+  },
+  get unseenCount() {
+    return client ? client.store.unseenCount : null;
   },
   get isLeader() {
     return client ? client.isLeader : false;
