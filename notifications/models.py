@@ -2,26 +2,23 @@
 
 ``InboxState`` hands out ``seq`` inside the creating transaction (its row is the per-user lock) and keeps
 the unread and unseen counts of the inbox (the notifications neither archived nor snoozed), so reading a
-count is a primary-key lookup, never a COUNT over notifications. Inbox rows are locked and their counts
-adjusted in one place, ``InboxState.objects.lock()`` / ``add_unread()`` / ``add_counts()``, in the
-transaction of the change; every deletion (the api's, the admin's,
-``QuerySet.delete()``, ``Notification.delete()``) goes through ``NotificationQuerySet.delete_counted()``.
+count is a primary-key lookup, never a COUNT over notifications. The models' querysets, which lock inbox
+rows, keep their counts and delete notifications (the one delete path), are in querysets.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, router, transaction
-from django.db.models import F, Q
+from django.db import models, router
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from notifications.compat.mixins import HqNotificationMixin, HqQuerySetMixin
+from notifications.compat.mixins import HqNotificationMixin
 from notifications.constants import (
     CATEGORY_MAX_LENGTH,
     DISPLAY_MAX_LENGTH,
@@ -32,43 +29,7 @@ from notifications.constants import (
     VERB_MAX_LENGTH,
     Level,
 )
-
-
-class InboxStateQuerySet(models.QuerySet["InboxState"]):
-    """The one place that locks inbox rows and adjusts unread counts.
-
-    (Creating a notification advances seq and the unread count in fanout.py's upsert, which locks
-    the rows it writes in the same pk order.)
-    """
-
-    def lock(self, user_ids: Any) -> dict[Any, int]:
-        """Lock the inbox rows of these users in pk order; return their unread counts.
-
-        Every writer locks in pk order, so concurrent changes serialise per user and never deadlock,
-        and the counts read under the lock stay exact until the transaction ends.
-        """
-        return dict(
-            self.select_for_update()
-            .filter(user_id__in=user_ids)
-            .order_by("pk")
-            .values_list("pk", "unread_count")
-        )
-
-    def add_unread(self, deltas: Mapping[Any, int]) -> None:
-        """Add each user's delta to the unread count: one UPDATE per distinct delta (usually one)."""
-        by_delta: dict[int, list[Any]] = {}
-        for user_id, delta in deltas.items():
-            if delta:
-                by_delta.setdefault(delta, []).append(user_id)
-        for delta, user_ids in by_delta.items():
-            self.filter(user_id__in=user_ids).update(unread_count=F("unread_count") + delta)
-
-    def add_counts(self, user_ids: Collection[Any], unread: int, unseen: int) -> None:
-        """Add to these locked users' unread and unseen counts (one UPDATE, none when both are 0)."""
-        if user_ids and (unread or unseen):
-            self.filter(user_id__in=user_ids).update(
-                unread_count=F("unread_count") + unread, unseen_count=F("unseen_count") + unseen
-            )
+from notifications.querysets import InboxStateQuerySet, NotificationQuerySet
 
 
 class InboxState(models.Model):
@@ -91,64 +52,6 @@ class InboxState(models.Model):
 
     def __str__(self) -> str:
         return f"inbox of {self.user_id}: {self.unread_count} unread, last seq {self.last_seq}"
-
-
-class NotificationQuerySet(HqQuerySetMixin, models.QuerySet["Notification"]):
-    def for_user(self, user: Any) -> NotificationQuerySet:
-        return self.filter(recipient_id=user.pk)
-
-    def unread(self) -> NotificationQuerySet:
-        return self.filter(read_at__isnull=True)
-
-    def read(self) -> NotificationQuerySet:
-        return self.filter(read_at__isnull=False)
-
-    def inbox(self) -> NotificationQuerySet:
-        """Neither archived nor snoozed: what the inbox shows and its counts count."""
-        return self.filter(archived_at__isnull=True, snoozed_until__isnull=True)
-
-    def archived(self) -> NotificationQuerySet:
-        return self.filter(archived_at__isnull=False)
-
-    def snoozed(self) -> NotificationQuerySet:
-        return self.filter(snoozed_until__isnull=False)
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        """Delete, and take the unread ones off their recipients' unread counts."""
-        return self.delete_counted()[0]
-
-    delete.alters_data = True  # type: ignore[attr-defined]
-    delete.queryset_only = True  # type: ignore[attr-defined]
-
-    def delete_counted(self) -> tuple[tuple[int, dict[str, int]], dict[Any, int]]:
-        """The one delete path: delete() and, per recipient, the unread count left afterwards."""
-        inboxes = InboxState.objects.using(self.db)
-        with transaction.atomic(using=self.db):
-            # Locked first: no read-state change can interleave, so the counts stay exact.
-            counts = inboxes.lock(self.values("recipient_id"))
-            counted = self.filter(archived_at__isnull=True, snoozed_until__isnull=True)
-            unread = dict(
-                counted.filter(read_at__isnull=True)
-                .order_by()
-                .values_list("recipient_id")
-                .annotate(n=models.Count("pk"))
-                .values_list("recipient_id", "n")
-            )
-            unseen = dict(
-                counted.filter(seen_at__isnull=True)
-                .order_by()
-                .values_list("recipient_id")
-                .annotate(n=models.Count("pk"))
-                .values_list("recipient_id", "n")
-            )
-            result = super().delete()
-            inboxes.add_unread({user_id: -n for user_id, n in unread.items()})
-            for user_id, n in unseen.items():
-                inboxes.filter(user_id=user_id).update(unseen_count=F("unseen_count") - n)
-        return result, {user_id: n - unread.get(user_id, 0) for user_id, n in counts.items()}
-
-    delete_counted.alters_data = True  # type: ignore[attr-defined]
-    delete_counted.queryset_only = True  # type: ignore[attr-defined]
 
 
 def _generic_relation(

@@ -12,7 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from notifications import api, delivery
+from notifications import api, delivery, states
 from notifications.models import Notification
 from notifications.testing import receive_frame
 from tests.test_consumers import (
@@ -73,7 +73,7 @@ async def test_snooze_over_the_socket_then_wake_live(any_layer: str, sockets: Op
         lambda: Notification.objects.values_list("snoozed_until", flat=True).get(pk=n1.pk)
     )()
     assert frame["until"] == until.isoformat().replace("+00:00", "Z")
-    assert until.astimezone(api._zone("Asia/Tokyo")).hour == 9
+    assert until.astimezone(states._zone("Asia/Tokyo")).hour == 9
 
     # Waking needs no socket of its own: the open ones get it as new, with the next seq.
     assert await sync_to_async(api.wake_snoozed)(until + timedelta(seconds=1)) == 1

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import api
+from notifications import api, states
 from notifications.models import Notification
 from tests.conftest import counts_are_exact
 from tests.test_views_json_api import assert_error, make, post_json
@@ -67,7 +67,7 @@ def test_snooze_with_a_preset_and_with_an_explicit_time(client_a: Client, alice:
     assert data["ids"] == [ids[0]] and data["unread_count"] == 1
     until = Notification.objects.get(pk=ids[0]).snoozed_until
     assert until is not None and data["until"] == until.isoformat().replace("+00:00", "Z")
-    assert until.astimezone(api._zone("Pacific/Auckland")).hour == 9
+    assert until.astimezone(states._zone("Pacific/Auckland")).hour == 9
     later = (timezone.now() + timedelta(days=2)).replace(microsecond=0)
     response = post_json(client_a, SNOOZE, {"ids": [ids[1]], "until": later.isoformat()})
     assert response.json()["unread_count"] == 0

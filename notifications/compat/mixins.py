@@ -1,4 +1,4 @@
-"""django-notifications-hq's QuerySet and instance API on our Notification (mixed into models.py).
+"""django-notifications-hq's QuerySet and instance API, mixed into our querysets.py and models.py.
 
 Every change of read state goes through notifications.api (locked inbox rows, exact unread counts,
 frames to open sockets); hq's flags without a column here (public, deleted, emailed) live in
@@ -18,7 +18,8 @@ from django.utils.timesince import timesince
 from notifications.compat import HQ_FLAGS, HQ_KEY, with_flags
 
 if TYPE_CHECKING:
-    from notifications.models import Notification, NotificationQuerySet
+    from notifications.models import Notification
+    from notifications.querysets import NotificationQuerySet
 
 #: hq's slugs are the id plus this (notifications.utils.id2slug): its URLs carry them.
 SLUG_OFFSET = 110909
