@@ -161,9 +161,17 @@ def _wake(user_pk: Any, now: datetime, using: str) -> int:
             unread_count=F("unread_count") + len(rows),
             unseen_count=F("unseen_count") + len(rows),
         )
+        unread, unseen = (
+            inboxes.filter(user_id=user_pk).values_list("unread_count", "unseen_count").get()
+        )
+        # After the notifications, an `unread` frame with the exact counts: a client cannot tell a
+        # woken grouped notification (group_count above 1) from a collapse, which it does not count.
+        counts = protocol.ids_frame(protocol.UNREAD, [n.pk for n in rows], unread, unseen)
 
         def publish() -> None:
-            delivery.send(delivery.notification_messages(rows))
+            delivery.send(
+                [*delivery.notification_messages(rows), *delivery.frame_messages({user_pk: counts})]
+            )
             signals.notifications_woken.send(sender=Notification, notifications=rows)
 
         transaction.on_commit(publish, using=using, robust=True)

@@ -12,7 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from notifications import api, delivery, states
+from notifications import anotify, api, delivery, states
 from notifications.models import Notification
 from notifications.testing import receive_frame
 from tests.test_consumers import (
@@ -82,6 +82,28 @@ async def test_snooze_over_the_socket_then_wake_live(any_layer: str, sockets: Op
         assert frame["type"] == "notification"
         woken = frame["notification"]
         assert (woken["id"], woken["seq"], woken["read"], woken["seen"]) == (n1.pk, 3, False, False)
+        # Then the exact counts: a client cannot count a woken grouped notification by itself.
+        counts = await receive_frame(socket)
+        assert counts == {"type": "unread", "ids": [n1.pk], "unread_count": 2, "unseen_count": 2}
+
+
+async def test_a_woken_grouped_notification_comes_with_the_exact_counts(
+    memory_layer: str, sockets: Open
+) -> None:
+    alice = await auser("alice")
+    for title in ("ann commented", "bob commented"):
+        await anotify(alice, "comments", title=title, group_key="post:1")
+    [grouped] = await sync_to_async(list)(Notification.objects.filter(recipient=alice))
+    assert grouped.group_count == 2
+    await sync_to_async(states.snooze)(alice, [grouped.pk], timezone.now() + timedelta(hours=1))
+    assert await sync_to_async(delivery.flush)()
+    (socket, welcome) = await sockets(alice)
+    assert welcome["unread_count"] == 0
+    assert await sync_to_async(api.wake_snoozed)(timezone.now() + timedelta(hours=2)) == 1
+    frame = await receive_frame(socket)
+    assert (frame["type"], frame["notification"]["group_count"]) == ("notification", 2)
+    counts = await receive_frame(socket)
+    assert (counts["type"], counts["unread_count"], counts["unseen_count"]) == ("unread", 1, 1)
 
 
 async def test_snooze_until_an_explicit_time(memory_layer: str, sockets: Open) -> None:

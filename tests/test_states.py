@@ -193,11 +193,13 @@ def test_snooze_leaves_the_inbox_until_it_wakes(alice: Any, sent: Any) -> None:
     assert all(n.read_at is None and n.seen_at is None and n.snoozed_until is None for n in woken)
     assert counts(alice) == (3, 3)
     assert api.inbox(alice) == (3, 5)
-    pushed = [f["notification"] for f in frames(sent, alice)[-2:]]
+    *pushed_frames, last = frames(sent, alice)[-3:]
+    pushed = [f["notification"] for f in pushed_frames]
     assert [(p["id"], p["seq"], p["read"]) for p in pushed] == [
         (ids[0], 4, False),
         (ids[1], 5, False),
     ]
+    assert last == {"type": "unread", "ids": ids[:2], "unread_count": 3, "unseen_count": 3}
     assert api.wake_snoozed(now=until) == 0
     counts_are_exact()
 
