@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from notifications import conf, transport
+from notifications import conf, redis_fanout
 from notifications.conf import app_settings
 from notifications.constants import (
     EMAIL,
@@ -62,7 +62,7 @@ def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
             Warning(
                 "The in-memory channel layer is used with DEBUG = False: notifications created in "
                 "another process reach open sockets only when the server polls the database "
-                f"(every {transport.sync_interval():g} s), and read or deleted changes made there "
+                f"(every {redis_fanout.sync_interval():g} s), and read or deleted changes made there "
                 "do not reach them at all.",
                 hint="Use channels-redis in production: notifications.layers.redis_channel_layer().",
                 id="notifications.W001",
@@ -99,9 +99,9 @@ def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
 
 def _layer_carries_delivery() -> bool:
     # With the Redis fan-out (TRANSPORT "auto", plain hosts) the app joins no group at all.
-    from notifications import transport
+    from notifications import redis_fanout
 
-    return transport.redis_fanout() is None
+    return redis_fanout.redis_fanout() is None
 
 
 def _under_test_runner() -> bool:

@@ -1,6 +1,6 @@
 """Live delivery: after-commit publishing to the recipients' groups.
 
-Through the Redis fan-out of transport.py when the channel layer is channels-redis (one PUBLISH per
+Through the Redis fan-out (redis_fanout.py) when the channel layer is channels-redis (one PUBLISH per
 500 messages per host), else through the channel layer (one ``group_send`` per message).
 
 The database is the source of truth; this is only the fast path, and it never raises into the caller.
@@ -34,12 +34,12 @@ from typing import Any
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 
-from notifications import protocol, transport
+from notifications import protocol, redis_fanout
 from notifications.conf import app_settings
 
 logger = logging.getLogger("notifications.delivery")
 
-Message = transport.Message
+Message = redis_fanout.Message
 
 
 class _PublisherLoop:
@@ -182,9 +182,9 @@ async def send_async(messages: Sequence[Message]) -> None:
     """Publish every message; log failures, never raise."""
     if not messages:
         return
-    fanout = transport.redis_fanout()
+    fanout = redis_fanout.redis_fanout()
     if fanout is not None:
-        await transport.publish(fanout, messages)
+        await redis_fanout.publish(fanout, messages)
     else:
         await _group_send(messages)
 

@@ -258,7 +258,7 @@ def revalidate_message(session: str | None) -> dict[str, Any]:
     return {"type": LAYER_REVALIDATE, "session": session}
 
 
-# The Redis fan-out (notifications/transport.py): each PUBLISH carries up to FANOUT_BATCH
+# The Redis fan-out (notifications/redis_fanout.py): each PUBLISH carries up to FANOUT_BATCH
 # (group, channel-layer message) pairs, msgpack-encoded (the frames inside stay JSON text, unescaped).
 
 FANOUT_BATCH: Final = 500

@@ -22,7 +22,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
-from notifications import anotify, consumers, delivery, notify, protocol, transport
+from notifications import anotify, delivery, notify, protocol, signin, transport
 from notifications.api import amark_read
 from notifications.consumers import CANCEL_GRACE, LAYER_RETRY_DELAY, NotificationConsumer
 from notifications.models import Notification
@@ -721,7 +721,7 @@ async def test_a_push_fanned_out_while_a_connect_reads_the_database_reaches_it(
     alice = await auser("alice")
     cookie = await session_cookie(alice)
     hub = transport.hub()
-    read = consumers._sign_in_and_read
+    read = signin.sign_in_and_read
 
     def read_then_notify(requests: list[Any]) -> list[Any]:
         loaded = read(requests)
@@ -733,7 +733,7 @@ async def test_a_push_fanned_out_while_a_connect_reads_the_database_reaches_it(
         assert len(hub.held) > held, "the push never reached the hub"
         return loaded
 
-    monkeypatch.setattr(consumers, "_sign_in_and_read", read_then_notify)
+    monkeypatch.setattr(signin, "sign_in_and_read", read_then_notify)
     socket = await open_with_cookie(cookie, f"{PATH}?since=0")
     assert await receive_frame(socket) == {
         "type": "welcome",

@@ -1,7 +1,7 @@
 """Live delivery from notify(): batched on one event loop, few Redis connections, never raising.
 
-Over Redis the default is the fan-out (notifications/transport.py); the channel-layer path is tested on
-the in-memory layer and on channels-redis with TRANSPORT = "layer".
+Over Redis the default is the fan-out (notifications/redis_fanout.py); the channel-layer path is tested
+on the in-memory layer and on channels-redis with TRANSPORT = "layer".
 """
 
 from __future__ import annotations

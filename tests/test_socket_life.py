@@ -74,8 +74,8 @@ def wait_held(server: servers.DaphneServer, expected: dict[str, int], timeout: f
     """Until the process holds this much of its sockets (see tests/probe_asgi.py).
 
     With the layer transport, channels-redis may hold a cancelled receive() for its blocking read, or
-    lose the cancellation (the consumer then asks again, consumers._cancel_until_done). The socket's
-    own state is gone before that (the hub, the group, the refresher).
+    lose the cancellation (the consumer then asks again, wire.reap). The socket's own state is gone
+    before that (the hub, the group, the refresher).
     """
     deadline = time.monotonic() + timeout
     while any((held := probe(server)).get(k) != v for k, v in expected.items()):

@@ -1,4 +1,4 @@
-"""The Redis fan-out and the per-process sync pass (notifications/transport.py), on real servers.
+"""The Redis fan-out and the per-process sync pass (redis_fanout.py, hub.py), on real servers.
 
 Real daphne processes, real redis-servers of the test's own (stopped and restarted), a real WebSocket
 client, and a third process (manage.py) sending.

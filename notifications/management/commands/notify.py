@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from notifications import recipients as resolver
-from notifications import transport, validation
+from notifications import redis_fanout, validation
 from notifications.api import notify, notify_many
 from notifications.constants import Level
 from notifications.exceptions import NotificationsError
@@ -91,14 +91,14 @@ DEFAULT_VERB = "notified"
 
 def delivery_note() -> str:
     """How open sockets get what this process created: the configured layer decides."""
-    if transport.redis_fanout() is not None:
+    if redis_fanout.redis_fanout() is not None:
         return _("open sockets get it live through Redis")
-    if transport.is_local_only():
+    if redis_fanout.is_local_only():
         return _(
             "open sockets get it within ~%(seconds)g s (in-memory layer: server processes poll "
             "the database)"
-        ) % {"seconds": transport.sync_interval()}
-    if transport.layer_config():
+        ) % {"seconds": redis_fanout.sync_interval()}
+    if redis_fanout.layer_config():
         return _("open sockets get it live through the channel layer")
     return _("live delivery is off (no channel layer): it shows at the next page load")
 
