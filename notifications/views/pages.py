@@ -6,15 +6,17 @@ notifications.js keeps it live. ?view=archived and ?view=snoozed list those inst
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from notifications import api
@@ -71,97 +73,66 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-def _page_change(
-    request: HttpRequest, change: Callable[[], list[int]], done: Callable[[int], str]
-) -> HttpResponse:
-    try:
-        ids = change()
-    except NotificationNotFound:
-        messages.error(
-            request,
-            _("Nothing changed: a notification is not yours or no longer exists."),
-            fail_silently=True,
-        )
-    except InvalidNotification as exc:
-        messages.error(
-            request, _("Nothing changed: %(error)s") % {"error": exc}, fail_silently=True
-        )
-    else:
-        messages.success(request, done(len(ids)), fail_silently=True)
-    return _back(request)
+def _form_post(change: Callable[[HttpRequest], list[int]], done: Promise, doc: str) -> Any:
+    """A view for a form post that makes `change`, says `done` (by count), then goes back."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest) -> HttpResponse:
+        try:
+            changed = change(request)
+        except NotificationNotFound:
+            messages.error(
+                request,
+                _("Nothing changed: a notification is not yours or no longer exists."),
+                fail_silently=True,
+            )
+        except InvalidNotification as exc:
+            messages.error(
+                request, _("Nothing changed: %(error)s") % {"error": exc}, fail_silently=True
+            )
+        else:
+            messages.success(request, done % {"count": len(changed)}, fail_silently=True)
+        return _back(request)
+
+    view.__doc__ = doc
+    return view
 
 
-def _marked_read(count: int) -> str:
-    return ngettext(
-        "Marked %(count)d notification as read.", "Marked %(count)d notifications as read.", count
-    ) % {"count": count}
-
-
-def _deleted(count: int) -> str:
-    return ngettext(
-        "Deleted %(count)d notification.", "Deleted %(count)d notifications.", count
-    ) % {"count": count}
-
-
-@login_required
-@require_POST
-def page_mark_read(request: HttpRequest) -> HttpResponse:
-    """Form post: mark the `ids` read, then go back."""
-    return _page_change(request, lambda: api.mark_read(request.user, ids(request)), _marked_read)
-
-
-@login_required
-@require_POST
-def page_mark_all_read(request: HttpRequest) -> HttpResponse:
-    """Form post: mark everything read, then go back."""
-    return _page_change(request, lambda: api.mark_all_read(request.user), _marked_read)
-
-
-@login_required
-@require_POST
-def page_delete(request: HttpRequest) -> HttpResponse:
-    """Form post: delete the `ids`, then go back."""
-    return _page_change(request, lambda: api.delete(request.user, ids(request)), _deleted)
-
-
-def _archived(count: int) -> str:
-    return ngettext(
-        "Archived %(count)d notification.", "Archived %(count)d notifications.", count
-    ) % {"count": count}
-
-
-def _unarchived(count: int) -> str:
-    return ngettext(
+_MARKED_READ = ngettext_lazy(
+    "Marked %(count)d notification as read.", "Marked %(count)d notifications as read.", "count"
+)
+page_mark_read = _form_post(
+    lambda request: api.mark_read(request.user, ids(request)),
+    _MARKED_READ,
+    "Form post: mark the `ids` read, then go back.",
+)
+page_mark_all_read = _form_post(
+    lambda request: api.mark_all_read(request.user),
+    _MARKED_READ,
+    "Form post: mark everything read, then go back.",
+)
+page_delete = _form_post(
+    lambda request: api.delete(request.user, ids(request)),
+    ngettext_lazy("Deleted %(count)d notification.", "Deleted %(count)d notifications.", "count"),
+    "Form post: delete the `ids`, then go back.",
+)
+page_archive = _form_post(
+    lambda request: api.archive(request.user, ids(request)),
+    ngettext_lazy("Archived %(count)d notification.", "Archived %(count)d notifications.", "count"),
+    "Form post: archive the `ids`, then go back.",
+)
+page_unarchive = _form_post(
+    lambda request: api.unarchive(request.user, ids(request)),
+    ngettext_lazy(
         "Moved %(count)d notification back to the inbox.",
         "Moved %(count)d notifications back to the inbox.",
-        count,
-    ) % {"count": count}
-
-
-def _snoozed(count: int) -> str:
-    return ngettext(
-        "Snoozed %(count)d notification.", "Snoozed %(count)d notifications.", count
-    ) % {"count": count}
-
-
-@login_required
-@require_POST
-def page_archive(request: HttpRequest) -> HttpResponse:
-    """Form post: archive the `ids`, then go back."""
-    return _page_change(request, lambda: api.archive(request.user, ids(request)), _archived)
-
-
-@login_required
-@require_POST
-def page_unarchive(request: HttpRequest) -> HttpResponse:
-    """Form post: bring the `ids` back to the inbox, then go back."""
-    return _page_change(request, lambda: api.unarchive(request.user, ids(request)), _unarchived)
-
-
-@login_required
-@require_POST
-def page_snooze(request: HttpRequest) -> HttpResponse:
-    """Form post: snooze the `ids` until the `preset` (in the current time zone), then go back."""
-    return _page_change(
-        request, lambda: api.snooze(request.user, ids(request), snooze_time(request)), _snoozed
-    )
+        "count",
+    ),
+    "Form post: bring the `ids` back to the inbox, then go back.",
+)
+page_snooze = _form_post(
+    lambda request: api.snooze(request.user, ids(request), snooze_time(request)),
+    ngettext_lazy("Snoozed %(count)d notification.", "Snoozed %(count)d notifications.", "count"),
+    "Form post: snooze the `ids` until the `preset` (in the current time zone), then go back.",
+)
