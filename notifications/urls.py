@@ -25,6 +25,7 @@ urlpatterns = [
     # The HTML list page and its no-JavaScript form posts.
     path("", pages.notification_page, name="list"),
     path("mark-read/", pages.page_mark_read, name="page-mark-read"),
+    path("mark-seen/", pages.page_mark_seen, name="page-mark-seen"),
     path("mark-all-read/", pages.page_mark_all_read, name="page-mark-all-read"),
     path("delete/", pages.page_delete, name="page-delete"),
     path("archive/", pages.page_archive, name="page-archive"),

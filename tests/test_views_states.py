@@ -164,6 +164,37 @@ def test_archive_form_then_the_archived_view_then_back(client_alice: Client, ali
     assert keep
 
 
+def test_the_page_posts_what_it_showed_unseen_as_seen(
+    client_alice: Client, alice: Any, bob: Any
+) -> None:
+    ids = make(alice, 3)
+    api.mark_seen(alice, [ids[0]])
+    html = page(client_alice, "inbox").content.decode()
+    action = reverse("notifications:page-mark-seen")
+    form = re.search(rf'<form[^>]*action="{action}".*?</form>', html, flags=re.S)
+    assert form is not None and "Mark 2 new as seen" in form.group(0)
+    assert sorted(int(i) for i in re.findall(r'name="ids" value="(\d+)"', form.group(0))) == ids[1:]
+    response = client_alice.post(
+        reverse("notifications:page-mark-seen"),
+        {"ids": ids[1:], "csrfmiddlewaretoken": csrf(client_alice), "next": "/notifications/"},
+        follow=True,
+    )
+    assert "Marked 2 notifications as seen." in response.content.decode()
+    assert api.unseen_count(alice) == 0
+    assert reverse("notifications:page-mark-seen") not in response.content.decode()  # nothing new
+    [theirs] = make(bob, 1)
+    response = client_alice.post(
+        reverse("notifications:page-mark-seen"),
+        {"ids": [theirs], "csrfmiddlewaretoken": csrf(client_alice)},
+        follow=True,
+    )
+    assert "Nothing changed" in response.content.decode()
+    assert api.unseen_count(bob) == 1
+    assert (
+        client_alice.post(reverse("notifications:page-mark-seen"), {"ids": ids}).status_code == 403
+    )
+
+
 def test_snooze_form_takes_a_preset_button(client_alice: Client, alice: Any) -> None:
     [n] = make(alice, 1)
     response = client_alice.post(

@@ -57,6 +57,8 @@ def notification_page(request: HttpRequest) -> HttpResponse:
             "view": view,
             "first_page": before is None,
             "next_before": page[-1].seq if more else None,
+            # What the page shows that the user has not seen: its "Mark these seen" form posts them.
+            "unseen_ids": [n.pk for n in page if n.seen_at is None] if view == "inbox" else [],
             "config": client_config(request),
             "here": request.get_full_path(),
         },
@@ -106,6 +108,13 @@ page_mark_read = _form_post(
     lambda request: api.mark_read(request.user, ids(request)),
     _MARKED_READ,
     "Form post: mark the `ids` read, then go back.",
+)
+page_mark_seen = _form_post(
+    lambda request: api.mark_seen(request.user, ids(request)),
+    ngettext_lazy(
+        "Marked %(count)d notification as seen.", "Marked %(count)d notifications as seen.", "count"
+    ),
+    "Form post: mark the `ids` seen (those the page showed), then go back.",
 )
 page_mark_all_read = _form_post(
     lambda request: api.mark_all_read(request.user),

@@ -150,7 +150,7 @@ def test_mark_read_in_one_tab_updates_the_other(login: Any, alice: Any) -> None:
     assert "is-unread" not in (row.get_attribute("class") or "")
     assert not row.locator('[data-notifications-action="mark-read"]').is_visible()
     # ...and the other way round, from the list page: mark all read.
-    tab_b.locator('.notifications-page__toolbar button[type="submit"]').click()
+    tab_b.locator('[data-notifications-action="mark-all-read"] button[type="submit"]').click()
     wait_badge(tab_a, "")
     wait_badge(tab_b, "")
     assert Notification.objects.unread().filter(recipient=alice).count() == 0
@@ -366,7 +366,7 @@ def test_list_page_without_javascript(login: Any, alice: Any) -> None:
     assert "is-unread" not in (entry(page, new.pk).get_attribute("class") or "")
     page.click(".notifications-page__filter >> text=Unread")
     assert page.locator(".notifications-entry__title").all_text_contents() == ["old one"]
-    page.locator('.notifications-page__toolbar button[type="submit"]').click()
+    page.locator('[data-notifications-action="mark-all-read"] button[type="submit"]').click()
     assert api.unread_count(alice) == 0
     assert page.locator(".notifications-page__empty").is_visible()
     page.click(".notifications-page__filter >> text=All")

@@ -83,3 +83,20 @@ def test_archive_and_snooze_on_the_list_page_then_wake(
     assert "is-unread" in (first_row.get_attribute("class") or "")
     assert badge(tab_bell) == "1"
     assert tab_list.errors == [] and tab_bell.errors == [] and tab_archive.errors == []
+
+
+def test_the_list_page_marks_what_it_shows_seen_in_place(login: Any, alice: Any) -> None:
+    ids = [notify(alice, "x", title=title)[0].pk for title in ("one", "two")]
+    context = login(alice)
+    context.add_init_script(SET_CONFIG % json.dumps({"badge": "unseen"}))
+    tab_list = open_page(context, "/notifications/")
+    tab_bell = open_page(context, "/")
+    wait_badge(tab_bell, "2")
+    tab_list.evaluate("window.notReloaded = true")
+    tab_list.click('button:has-text("Mark 2 new as seen")')
+    wait_badge(tab_bell, "")  # the other tab hears the `seen` frame
+    tab_list.locator('[data-notifications-action="mark-seen"]').wait_for(state="hidden")
+    assert tab_list.evaluate("window.notReloaded === true"), "handled in place, no form post"
+    wait_until(lambda: all(n.seen_at for n in Notification.objects.filter(pk__in=ids)))
+    assert api.unread_count(alice) == 2, "seeing is not reading"
+    assert tab_list.errors == [] and tab_bell.errors == []

@@ -29,6 +29,7 @@ export class ListPage {
     const ids = normalizeIds(Array.from(form.querySelectorAll('input[name="ids"]'), (input) => input.value));
     let pending;
     if (action === "mark-read") pending = this.client.markRead(ids);
+    else if (action === "mark-seen") pending = this.client.markSeen(ids).then(() => { form.hidden = true; });
     else if (action === "mark-all-read") pending = this.client.markAllRead();
     else if (action === "delete") pending = this.client.remove(ids);
     else if (action === "archive") pending = this.client.archive(ids);
