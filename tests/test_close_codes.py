@@ -5,8 +5,7 @@ which WebsocketCommunicator never shows)."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -143,19 +142,6 @@ def counted_sockets(user: Any) -> int:
     return int(found or 0)
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    """Poll state held in another process (no event to await) until `condition()` is truthy.
-
-    Generous: under load, a daphne process's presence writer may wait for SQLite's lock (up to 20 s,
-    the demo's busy timeout) before its count is in the table."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
-    return result
-
-
 def test_the_socket_over_the_users_cap_closes_with_4029_and_others_are_unaffected(
     daphne: Any, stack: ExitStack
 ) -> None:
@@ -168,7 +154,7 @@ def test_the_socket_over_the_users_cap_closes_with_4029_and_others_are_unaffecte
     open_sockets(stack, daphne, daphne.login("bob", "bob"), 1)
     sockets[0].close()
     # The place frees once daphne has ended the closed socket (in its own process).
-    wait_until(lambda: admitted(stack, daphne, alice), "a place freed")
+    servers.wait_until(lambda: admitted(stack, daphne, alice), "a place freed")
     assert refused_with_4029(daphne, alice)
     servers.assert_clean_log(daphne)
 
@@ -178,14 +164,20 @@ def test_two_daphne_processes_share_the_users_cap(daphne_factory: Any, stack: Ex
     first, second = daphne_factory(), daphne_factory()
     session = first.login("alice", "alice")
     open_sockets(stack, first, session, CAP // 2)
-    wait_until(lambda: counted_sockets(user) == CAP // 2, "the first process's count written")
+    servers.wait_until(
+        lambda: counted_sockets(user) == CAP // 2, "the first process's count written"
+    )
     sockets = open_sockets(stack, second, session, CAP // 2)
-    wait_until(lambda: counted_sockets(user) == CAP, "the second process's count written")
+    servers.wait_until(lambda: counted_sockets(user) == CAP, "the second process's count written")
     assert refused_with_4029(first, session)
     assert refused_with_4029(second, session)
     sockets[0].close()
-    wait_until(lambda: admitted(stack, first, session), "a place freed in the other process")
-    wait_until(lambda: counted_sockets(user) == CAP, "the first process's new count written")
+    servers.wait_until(
+        lambda: admitted(stack, first, session), "a place freed in the other process"
+    )
+    servers.wait_until(
+        lambda: counted_sockets(user) == CAP, "the first process's new count written"
+    )
     assert refused_with_4029(second, session)
     servers.assert_clean_log(first)
     servers.assert_clean_log(second)

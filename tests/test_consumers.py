@@ -568,7 +568,6 @@ async def test_logout_closes_the_sockets_of_that_session_only_within_a_second(
 async def test_pushing_to_a_socket_runs_no_sql_and_no_thread_hop(
     any_layer: str, sockets: Open, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django.db.backends.utils import CursorWrapper
 
     alice = await auser("alice")
     socket, _ = await sockets(alice)
@@ -576,25 +575,8 @@ async def test_pushing_to_a_socket_runs_no_sql_and_no_thread_hop(
     created = await create_notifications(alice, 2)
     pushes = [protocol.push_message(n.seq, protocol.notification_frame(n)) for n in created]
 
-    executed: list[str] = []
-    original = CursorWrapper._execute_with_wrappers
-
-    def spy(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
-        # Any thread (the consumer's ORM runs in another one) but presence's writer, which records
-        # the connect in the background (notifications.presence).
-        if threading.current_thread().name != "notifications-presence":
-            executed.append(sql)
-        return original(self, sql, *args, **kwargs)
-
-    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", spy)
-    hops: list[Any] = []  # sync_to_async calls: hops to the database thread (channels >= 4.2
-    original_call = SyncToAsync.__call__  # makes one before every handler unless avoided)
-
-    def counting_call(self: SyncToAsync, *args: Any, **kwargs: Any) -> Any:
-        hops.append(self.func)
-        return original_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    # channels >= 4.2 makes a hop to the database thread before every handler unless avoided.
+    executed, hops = spy_on_database(monkeypatch)
     await delivery.send_async([(protocol.user_group(alice.pk), push) for push in pushes])
     assert seqs(await frames(socket, 2)) == [1, 2]
     assert executed == []

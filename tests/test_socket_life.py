@@ -60,16 +60,6 @@ def probe(server: servers.DaphneServer) -> dict[str, int]:
     return held
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `condition` (state in another process, which has no event to await) until truthy."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
-    return result
-
-
 def wait_held(server: servers.DaphneServer, expected: dict[str, int], timeout: float = 10) -> None:
     """Until the process holds this much of its sockets (see tests/probe_asgi.py).
 
@@ -205,7 +195,7 @@ def test_fanout_keeps_nothing_in_redis_for_a_killed_daphne(
     server.process.send_signal(sig)
     server.process.wait(30)
     notify(users, "to nobody")
-    wait_until(lambda: fanout_subscribers(redis_url) == 0, 10, "the subscription ends")
+    servers.wait_until(lambda: fanout_subscribers(redis_url) == 0, "the subscription ends", 10)
     assert redis_keys(redis_url) == []
     if sig == signal.SIGTERM:
         servers.assert_clean_log(server)
