@@ -17,6 +17,7 @@ from notifications.constants import (
     MINIMUM_CAPACITY,
     RECOMMENDED_CAPACITY,
     REDIS_BLOCKING_SECONDS,
+    REDIS_LAYER_BACKEND,
     REDIS_SOCKET_TIMEOUT,
 )
 from notifications.exceptions import NotificationsImproperlyConfigured
@@ -79,7 +80,7 @@ def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
                 id="notifications.W002",
             )
         )
-    if backend.startswith("channels_redis.core"):
+    if backend.startswith("channels_redis.core") or backend == REDIS_LAYER_BACKEND:
         messages += _check_redis(options)
         if group_expiry > LONG_GROUP_EXPIRY and _layer_carries_delivery():
             messages.append(

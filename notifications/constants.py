@@ -43,6 +43,10 @@ def _is_key(value: str) -> bool:
     return all(ch.isascii() and (ch.isalnum() or ch in "_.:-") for ch in value)
 
 
+# The layer redis_channel_layer() configures: channels-redis's core layer, with in-flight backups
+# that expire (layers.RedisChannelLayer). Named here so that checks.py and transport.py know it
+# without importing it.
+REDIS_LAYER_BACKEND = "notifications.layers.RedisChannelLayer"
 # channels-redis blocks on Redis reads for up to this many seconds (RedisChannelLayer.brpop_timeout).
 REDIS_BLOCKING_SECONDS = 5
 # Above the blocking read, so redis-py never times out an idle server's read (close 1011 on daphne).

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.exceptions
+from channels_redis import core
 
 # The numbers live in constants.py so that checks.py reads them without importing redis.
 from notifications.constants import (
@@ -22,6 +23,7 @@ from notifications.constants import (
     MINIMUM_CAPACITY,
     RECOMMENDED_CAPACITY,
     REDIS_BLOCKING_SECONDS,
+    REDIS_LAYER_BACKEND,
     REDIS_SOCKET_TIMEOUT,
 )
 
@@ -31,8 +33,49 @@ __all__ = [
     "RECOMMENDED_CAPACITY",
     "REDIS_BLOCKING_SECONDS",
     "REDIS_SOCKET_TIMEOUT",
+    "RedisChannelLayer",
     "redis_channel_layer",
 ]
+
+# Moves a receive's backed-up messages back to the front of its queue (channels-redis's own script),
+# then gives the queue the layer's expiry: a queue recreated here would otherwise never expire.
+_RESTORE_BACKUP = """
+    local backed_up = redis.call('ZRANGE', ARGV[2], 0, -1, 'WITHSCORES')
+    for i = #backed_up, 1, -2 do
+        redis.call('ZADD', ARGV[1], backed_up[i], backed_up[i - 1])
+    end
+    redis.call('DEL', ARGV[2])
+    if #backed_up > 0 then
+        redis.call('EXPIRE', ARGV[1], ARGV[3])
+    end
+"""
+
+
+class RedisChannelLayer(core.RedisChannelLayer):  # type: ignore[misc]
+    """channels-redis's core layer, whose in-flight backup of a received message expires.
+
+    channels-redis keeps each message it takes from a queue in ``<channel>$inflight`` until the
+    consumer has it, and restores it on that channel's next receive, so that a cancelled receive
+    loses nothing. The key has no TTL: a server process killed in between (SIGKILL, OOM) never
+    receives on its channel again, and the key stays in Redis for good. Here it is written with the
+    layer's ``expiry``, in the same transaction; a message older than that is dropped by the layer
+    anyway.
+    """
+
+    # channels-redis's own signature: receive_single() passes `timeout=` (BZPOPMIN's block time).
+    async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> Any:  # noqa: ASYNC109
+        backup = self._backup_channel_name(channel)
+        connection = self.connection(index)
+        await connection.eval(_RESTORE_BACKUP, 0, channel, backup, int(self.expiry))
+        result = await connection.bzpopmin(channel, timeout=timeout)
+        if result is None:
+            return None
+        _, member, timestamp = result
+        async with connection.pipeline(transaction=True) as pipe:
+            pipe.zadd(backup, {member: float(timestamp)})
+            pipe.expire(backup, int(self.expiry))
+            await pipe.execute()
+        return member
 
 
 def redis_channel_layer(
@@ -53,10 +96,11 @@ def redis_channel_layer(
     ``group_expiry`` is five minutes, not channels-redis's 24 hours: a server process killed without
     leaving its groups (SIGKILL, OOM) leaves memberships that much longer, and every message sent to
     their users is queued for the dead process meanwhile. Sockets re-join every group_expiry / 2.
+    The layer is ``RedisChannelLayer`` above: its in-flight backups expire too.
     """
     urls = [url] if isinstance(url, str) else list(url)
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": REDIS_LAYER_BACKEND,
         "CONFIG": {
             "hosts": [
                 {

@@ -27,6 +27,7 @@ from django.conf import settings
 
 from notifications import protocol
 from notifications.conf import app_settings
+from notifications.constants import REDIS_LAYER_BACKEND
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -84,7 +85,8 @@ def redis_fanout() -> RedisFanout | None:
     if app_settings.TRANSPORT == "layer":
         return None
     config = layer_config()
-    if not str(config.get("BACKEND", "")).startswith("channels_redis."):
+    backend = str(config.get("BACKEND", ""))
+    if not (backend.startswith("channels_redis.") or backend == REDIS_LAYER_BACKEND):
         return None
     options = config.get("CONFIG") or {}
     hosts = [_host_options(host) for host in options.get("hosts") or [("localhost", 6379)]]

@@ -28,23 +28,10 @@ async def restart_daphne_mid_stream(scenario: Scenario, sig: signal.Signals) -> 
 
 
 # Channel-layer groups live in Redis: after SIGTERM (which skips disconnect()) or SIGKILL, a dead
-# process's memberships expire with the layer's group_expiry (the scenario scales it down), and its
-# queue with the layer's expiry. Not its in-flight backup key: channels-redis 4.3
-# (core.RedisChannelLayer._brpop_with_clean) ZADDs each message it takes into "<channel>$inflight"
-# with no TTL and restores it only on that channel's next receive, so a process killed between the
-# BZPOPMIN and its cleaner's ZPOPMIN leaves that key (one message) for good. Most kills miss that
-# window: not strict. docs/guarantees.md says why it is not expired from our side.
-INFLIGHT_KEY_STAYS = pytest.mark.xfail(
-    strict=False,
-    raises=AssertionError,
-    reason=(
-        "channels-redis writes <channel>$inflight without a TTL: a daphne killed between taking a "
-        "message and dropping its backup leaves the key for good (TRANSPORT = 'layer' only)"
-    ),
-)
-TRANSPORTS = pytest.mark.parametrize(
-    "transport", ["auto", pytest.param("layer", marks=INFLIGHT_KEY_STAYS)]
-)
+# process's memberships expire with the layer's group_expiry (the scenario scales it down), its queue
+# and the in-flight backup of a message it was taking (notifications.layers.RedisChannelLayer) with the
+# layer's expiry.
+TRANSPORTS = pytest.mark.parametrize("transport", ["auto", "layer"])
 
 
 @TRANSPORTS
