@@ -177,15 +177,19 @@ def notification_frame(n: Notification) -> str:
     return _encode({"type": NOTIFICATION, "notification": notification_payload(n)})
 
 
-def welcome_frame(unread_count: int, last_seq: int, unseen_count: int) -> str:
+def _counts_frame(kind: str, unread_count: int, last_seq: int, unseen_count: int) -> str:
     return _encode(
         {
-            "type": WELCOME,
+            "type": kind,
             "unread_count": unread_count,
             "unseen_count": unseen_count,
             "last_seq": last_seq,
         }
     )
+
+
+def welcome_frame(unread_count: int, last_seq: int, unseen_count: int) -> str:
+    return _counts_frame(WELCOME, unread_count, last_seq, unseen_count)
 
 
 def ids_frame(
@@ -214,14 +218,7 @@ def ids_frame(
 
 
 def reset_frame(unread_count: int, last_seq: int, unseen_count: int) -> str:
-    return _encode(
-        {
-            "type": RESET,
-            "unread_count": unread_count,
-            "unseen_count": unseen_count,
-            "last_seq": last_seq,
-        }
-    )
+    return _counts_frame(RESET, unread_count, last_seq, unseen_count)
 
 
 def error_frame(code: str, message: str) -> str:
