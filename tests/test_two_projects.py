@@ -3,13 +3,14 @@ carry a key of the project, derived from SECRET_KEY."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
 import redis
 
-from notifications import api, notify, protocol
+from notifications import api, delivery, notify, protocol
 from tests import servers
 from tests.conftest import REDIS_PREFIX, make_user
 
@@ -22,10 +23,19 @@ def test_user_3_of_one_project_never_receives_the_other_projects_push(
     daphne_factory: Any, settings: Any
 ) -> None:
     # One database, so the same user (same pk) is signed in on both; each project is a daphne
-    # process with its own SECRET_KEY, both on the same Redis database and layer prefix.
+    # process with its own SECRET_KEY, both on the same Redis database and layer prefix. The shared
+    # database is the test's, not a real deployment's: a sync pass of the other project would find its
+    # socket behind and rightly heal it from there, so the other's only sync pass (the one after its
+    # subscription, which ends before the first message it hears: the probe) is over before `notify`.
     alice = make_user("alice")
     mine = daphne_factory()
-    other = daphne_factory(env={"NOTIFICATIONS_TEST_SECRET_KEY": OTHER_SECRET_KEY})
+    other = daphne_factory(
+        env={
+            "NOTIFICATIONS_TEST_SECRET_KEY": OTHER_SECRET_KEY,
+            "NOTIFICATIONS_TEST_SETTINGS": json.dumps({"SYNC_INTERVAL": 3600}),
+        }
+    )
+    own_key = settings.SECRET_KEY
     with (
         servers.ws_connect(mine, mine.login("alice", "alice")) as ws_mine,
         servers.ws_connect(other, other.login("alice", "alice")) as ws_other,
@@ -33,11 +43,14 @@ def test_user_3_of_one_project_never_receives_the_other_projects_push(
         assert (
             servers.recv_json(ws_mine)["type"] == servers.recv_json(ws_other)["type"] == "welcome"
         )
+        settings.SECRET_KEY = OTHER_SECRET_KEY
+        delivery.send(delivery.frame_messages({alice.pk: protocol.error_frame("probe", "probe")}))
+        assert servers.recv_json(ws_other)["code"] == "probe"
+        settings.SECRET_KEY = own_key
         [first] = notify(alice, "for this project", title="secret title")  # SECRET_KEY of `mine`
         assert servers.recv_json(ws_mine)["notification"]["title"] == "secret title"
         # The other project's own push, sent after: each server's queue is first in, first out, so a
         # leaked push would arrive before it.
-        own_key = settings.SECRET_KEY
         settings.SECRET_KEY = OTHER_SECRET_KEY
         api.mark_read(alice, [first.pk])
         assert servers.recv_json(ws_other)["type"] == "read"
