@@ -20,6 +20,7 @@ for many users in one INSERT), ``ws_connect()`` / ``recv_json()`` (a sync websoc
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -38,6 +39,9 @@ from urllib.parse import urlencode
 
 from notifications.layers import redis_channel_layer
 from tests.processes import HOST, free_port, wait_listening
+
+# The project's ASGI app with a crash hook and GET /probe/ (tests/probe_asgi.py).
+PROBE_APP = "tests.probe_asgi:application"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -434,3 +438,31 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 30) -> 
             raise AssertionError(f"not within {timeout} s: {what}")
         time.sleep(0.1)
     return result
+
+
+def probe(server: DaphneServer, *, memory: bool = False) -> dict[str, int]:
+    """What a daphne serving PROBE_APP holds of its sockets (tests/probe_asgi.py)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("GET", "/probe/?memory=1" if memory else "/probe/")
+        held: dict[str, int] = json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+    return held
+
+
+def wait_held(
+    server: DaphneServer, expected: dict[str, int], timeout: float = 10, *, memory: bool = False
+) -> dict[str, int]:
+    """Until a daphne serving PROBE_APP holds this much of its sockets; what it holds then.
+
+    With the layer transport, channels-redis may hold a cancelled receive() for its blocking read, or
+    lose the cancellation (the consumer then asks again, wire.reap). The socket's own state is gone
+    before that (the hub, the group, the refresher).
+    """
+    deadline = time.monotonic() + timeout
+    while any((held := probe(server, memory=memory)).get(k) != v for k, v in expected.items()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout} s the process holds {held}, not {expected}")
+        time.sleep(0.1)
+    return held

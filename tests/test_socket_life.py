@@ -27,8 +27,6 @@ from tests.conftest import REDIS_PREFIX, make_user, make_users
 
 pytestmark = [pytest.mark.redis]
 
-PROBE_APP = "tests.probe_asgi:application"
-
 
 def server_settings(**values: Any) -> dict[str, str]:
     """Environment giving a daphne subprocess these NOTIFICATIONS (tests/settings.py)."""
@@ -46,32 +44,6 @@ def ws_open() -> Iterator[Callable[..., Any]]:
             return ws
 
         yield open_
-
-
-def probe(server: servers.DaphneServer) -> dict[str, int]:
-    import http.client
-
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    try:
-        conn.request("GET", "/probe/")
-        held: dict[str, int] = json.loads(conn.getresponse().read())
-    finally:
-        conn.close()
-    return held
-
-
-def wait_held(server: servers.DaphneServer, expected: dict[str, int], timeout: float = 10) -> None:
-    """Until the process holds this much of its sockets (see tests/probe_asgi.py).
-
-    With the layer transport, channels-redis may hold a cancelled receive() for its blocking read, or
-    lose the cancellation (the consumer then asks again, wire.reap). The socket's own state is gone
-    before that (the hub, the group, the refresher).
-    """
-    deadline = time.monotonic() + timeout
-    while any((held := probe(server)).get(k) != v for k, v in expected.items()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout} s the process holds {held}, not {expected}")
-        time.sleep(0.1)
 
 
 def group_members(redis_url: str, users: list[Any]) -> dict[str, set[str]]:
@@ -119,11 +91,11 @@ def test_50_sockets_crashed_by_a_handler_exception_leave_nothing_behind(
     users = make_users(10)
     sessions = servers.create_sessions(users)
     server = daphne_factory(
-        application=PROBE_APP,
+        application=servers.PROBE_APP,
         env=server_settings(TRANSPORT=mode, GROUP_REFRESH_INTERVAL=1),
     )
     opened = [ws_open(server, session) for session in sessions * 5]
-    assert probe(server)["hub_sockets"] == 50
+    assert servers.probe(server)["hub_sockets"] == 50
     if mode == "layer":
         assert all(len(m) == 5 for m in group_members(redis_url, users).values())
     for ws in opened:
@@ -131,7 +103,7 @@ def test_50_sockets_crashed_by_a_handler_exception_leave_nothing_behind(
     for ws in opened:
         assert closed_code(ws) == 1011  # daphne's answer to an application that raised
     notify(users, "after the crash")  # traffic for the dead channels, were they still joined
-    wait_held(server, {"hub_sockets": 0, "consumer_tasks": 0}, timeout=30)
+    servers.wait_held(server, {"hub_sockets": 0, "consumer_tasks": 0}, timeout=30)
     if mode == "layer":
         assert group_members(redis_url, users) == {str(u.pk): set() for u in users}
         time.sleep(2.5)  # two refresh intervals: a refresher that outlived its socket re-joins
@@ -147,17 +119,17 @@ def test_closed_and_dropped_sockets_leave_nothing_behind(
     users = make_users(2)
     sessions = servers.create_sessions(users)
     settings.NOTIFICATIONS = {"TRANSPORT": mode}
-    server = daphne_factory(application=PROBE_APP, env=server_settings(TRANSPORT=mode))
+    server = daphne_factory(application=servers.PROBE_APP, env=server_settings(TRANSPORT=mode))
     sockets = [ws_open(server, s) for s in sessions * 3]
     sockets[0].close()  # the client closes
     sockets[1].socket.shutdown(socket.SHUT_RDWR)  # the client vanishes without a close frame
     # The server closes: a logout of the first session (its sockets 2 and 4).
     delivery.send(delivery.logout_messages(users[0].pk, sessions[0].sessionid))
     assert closed_code(sockets[2]) == closed_code(sockets[4]) == 4401
-    wait_held(server, {"hub_sockets": 2})
+    servers.wait_held(server, {"hub_sockets": 2})
     for ws in (sockets[3], sockets[5]):
         ws.close()
-    wait_held(server, {"hub_sockets": 0, "consumer_tasks": 0}, timeout=30)
+    servers.wait_held(server, {"hub_sockets": 0, "consumer_tasks": 0}, timeout=30)
     assert group_members(redis_url, users) == {str(u.pk): set() for u in users}
     servers.assert_clean_log(server)
 

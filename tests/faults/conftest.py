@@ -181,12 +181,16 @@ class Scenario:
     rss_start: dict[int, int] = field(default_factory=dict)
     sent: int = 0
 
-    def start_daphne(self, **env: str) -> servers.DaphneServer:
+    def start_daphne(
+        self, *, application: str = "project.asgi:application", **env: str
+    ) -> servers.DaphneServer:
         server_settings = {**SERVER_SETTINGS, "TRANSPORT": self.transport}
         extra = {"NOTIFICATIONS_TEST_SETTINGS": json.dumps(server_settings), **env}
         if self.transport == "layer":
             extra.setdefault("NOTIFICATIONS_TEST_LAYER_OPTIONS", json.dumps(LAYER_EXPIRIES))
-        server = self.stack.enter_context(servers.daphne_server(self.redis.url, env=extra))
+        server = self.stack.enter_context(
+            servers.daphne_server(self.redis.url, env=extra, application=application)
+        )
         self.daphnes.append(server)
         self.rss_start[server.port] = server.rss_bytes()
         return server
