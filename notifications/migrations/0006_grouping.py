@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# The header is as makemigrations wrote it: what it shares with other migrations' is Django's format, not a rule.
 class Migration(migrations.Migration):
 
     dependencies = [

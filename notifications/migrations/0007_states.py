@@ -12,6 +12,7 @@ def existing_are_seen(apps, schema_editor):
     )
 
 
+# The header is as makemigrations wrote it: what it shares with other migrations' is Django's format, not a rule.
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -24,20 +25,18 @@ class Migration(migrations.Migration):
             name='unseen_count',
             field=models.PositiveIntegerField(default=0),
         ),
-        migrations.AddField(
-            model_name='notification',
-            name='archived_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='archived at'),
-        ),
-        migrations.AddField(
-            model_name='notification',
-            name='seen_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='seen at'),
-        ),
-        migrations.AddField(
-            model_name='notification',
-            name='snoozed_until',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='snoozed until'),
+        # Three optional timestamps of one shape, in the order makemigrations wrote them.
+        *(
+            migrations.AddField(
+                model_name='notification',
+                name=name,
+                field=models.DateTimeField(blank=True, null=True, verbose_name=verbose_name),
+            )
+            for name, verbose_name in [
+                ('archived_at', 'archived at'),
+                ('seen_at', 'seen at'),
+                ('snoozed_until', 'snoozed until'),
+            ]
         ),
         migrations.AddIndex(
             model_name='notification',

@@ -114,33 +114,29 @@ def unread_count(request: HttpRequest) -> HttpResponse:
 
 
 @json_endpoint(methods=("POST",))
-def mark_read(request: HttpRequest) -> HttpResponse:
-    return _state(request, ids=api.mark_read(request.user, ids(request)))
-
-
-@json_endpoint(methods=("POST",))
 def mark_all_read(request: HttpRequest) -> HttpResponse:
     return _state(request, ids=api.mark_all_read(request.user))
 
 
-@json_endpoint(methods=("POST",))
-def delete(request: HttpRequest) -> HttpResponse:
-    return _state(request, ids=api.delete(request.user, ids(request)))
+def _ids_post(change: Callable[[Any, list[int]], list[int]], doc: str) -> View:
+    """The POST endpoint named after the api verb `change`: it applies the verb to the body's `ids`
+    and answers the ids that changed with the inbox counts."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        return _state(request, ids=change(request.user, ids(request)))
+
+    # Set before json_endpoint, whose functools.wraps copies them: URL resolving, debug pages and
+    # tracing name the view by its dotted path.
+    view.__name__ = view.__qualname__ = change.__name__
+    view.__doc__ = doc
+    return json_endpoint(methods=("POST",))(view)
 
 
-@json_endpoint(methods=("POST",))
-def mark_seen(request: HttpRequest) -> HttpResponse:
-    return _state(request, ids=api.mark_seen(request.user, ids(request)))
-
-
-@json_endpoint(methods=("POST",))
-def archive(request: HttpRequest) -> HttpResponse:
-    return _state(request, ids=api.archive(request.user, ids(request)))
-
-
-@json_endpoint(methods=("POST",))
-def unarchive(request: HttpRequest) -> HttpResponse:
-    return _state(request, ids=api.unarchive(request.user, ids(request)))
+mark_read = _ids_post(api.mark_read, "Mark the `ids` read.")
+delete = _ids_post(api.delete, "Delete the `ids`.")
+mark_seen = _ids_post(api.mark_seen, "Mark the `ids` seen.")
+archive = _ids_post(api.archive, "Take the `ids` out of the inbox into the archive.")
+unarchive = _ids_post(api.unarchive, "Bring the `ids` back to the inbox.")
 
 
 @json_endpoint(methods=("POST",))
