@@ -39,6 +39,7 @@ class Command(TranslatedHelpCommand):
         "Delete notifications older than DAYS days, in batches, keeping every unread count "
         "exact (open sockets get a `deleted` frame). --read-only keeps the unread ones."
     )
+    dry_run_help = gettext_lazy("Count what would be deleted; delete nothing.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -50,11 +51,6 @@ class Command(TranslatedHelpCommand):
         )
         parser.add_argument(
             "--read-only", action="store_true", help=_("Only delete notifications already read.")
-        )
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help=_("Count what would be deleted; delete nothing."),
         )
         parser.add_argument(
             "--batch-size",

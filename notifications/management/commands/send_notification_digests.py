@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -15,11 +15,7 @@ class Command(TranslatedHelpCommand):
         "Email each user their unread notifications older than NOTIFICATIONS['EMAIL_DIGEST_DELAY'] "
         "that were never emailed, one digest per user. Run it from cron, every few minutes."
     )
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--dry-run", action="store_true", help=_("List who would get a digest; send nothing.")
-        )
+    dry_run_help = gettext_lazy("List who would get a digest; send nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run: bool = options["dry_run"]
