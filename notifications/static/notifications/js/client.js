@@ -1,18 +1,18 @@
-// One page's client: the configuration, the store, the widgets, and either the WebSocket (in the leader
-// tab) or the relay to it (in the other tabs). One tab per browser holds the WebSocket (Web Locks leader
-// election) and relays what it hears to the other tabs over a BroadcastChannel.
+// One page's client: the configuration, the store, the widgets, the changes the page asks for, and the
+// WebSocket when this tab leads. Beside it: which tab leads and the relay between tabs (tabs.js), what
+// each server frame does (frames.js), and the table of changes with their HTTP fallback (changes.js).
 
 import { Bell } from "./bell.js";
+import { isChange, postChange } from "./changes.js";
 import { readConfig } from "./config.js";
 import { Backoff, Connection, socketUrl } from "./connection.js";
-import { browserTimeZone, NotificationStore, normalizeIds, SeqTracker, VisibilityRegistry } from "./core.js";
+import { browserTimeZone, NotificationStore, normalizeIds, SeqTracker } from "./core.js";
+import { applyFrame } from "./frames.js";
 import { apiRequest, sessionIsValid } from "./http.js";
 import { ListPage } from "./list.js";
+import { Tabs } from "./tabs.js";
 import { Alerts, Toasts } from "./toasts.js";
 
-// Suffixed with ":<user id>" when the page says whose it is, so tabs of different sessions never mix.
-const CHANNEL_NAME = "notifications";
-const LOCK_NAME = "notifications-leader";
 const LIST_LIMIT = 20;
 const GAP_SETTLE_MS = 5000;
 
@@ -43,7 +43,6 @@ export class NotificationsClient {
   constructor(root, overrides = {}) {
     this.root = root;
     this.config = { ...readConfig(root), ...overrides };
-    this.tabId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
     const initial = this.readInitialItems();
     this.store = new NotificationStore({
       items: initial ?? [],
@@ -54,17 +53,18 @@ export class NotificationsClient {
     });
     this.needsSnapshot = initial === null;
     this.tracker = new SeqTracker(this.config.lastSeq);
-    this.visibility = new VisibilityRegistry();
-    this.isLeader = false;
+    this.tabs = new Tabs(this);
     this.connection = null;
     this.state = "connecting";
     this.gapTimer = null;
-    this.channel = null;
     this.started = false;
     this.signedOut = false;
-    this.sawLeader = false;
-    this.releaseLock = null;
     this.alerts = new Alerts(this);
+  }
+
+  /** Whether this tab holds the WebSocket for the browser's tabs of this user. */
+  get isLeader() {
+    return this.tabs.isLeader;
   }
 
   readInitialItems() {
@@ -91,73 +91,20 @@ export class NotificationsClient {
     this.render();
     if (this.needsSnapshot) this.refresh(false).catch(() => {});
 
-    this.visibility.set(this.tabId, this.isVisible());
-    document.addEventListener("visibilitychange", () => this.announceVisibility());
-    // A page on its way out leaves the queue for the lead: it must not take over while it unloads.
-    const leaving = new AbortController();
-    window.addEventListener("pagehide", () => {
-      this.post({ kind: "bye", tabId: this.tabId });
-      leaving.abort();
-    });
     window.addEventListener("online", () => this.connection?.reconnectNow());
-
-    const locks = navigator.locks;
-    if (typeof BroadcastChannel !== "undefined" && locks && typeof locks.request === "function") {
-      const scope = this.config.userId ? `:${this.config.userId}` : "";
-      this.channel = new BroadcastChannel(CHANNEL_NAME + scope);
-      this.channel.addEventListener("message", (event) => this.onTabMessage(event.data));
-      this.post({ kind: "hello", tabId: this.tabId, visible: this.isVisible(), since: this.tracker.since });
-      // The lock is held for the life of this page: when the tab closes, the next waiting tab gets it.
-      locks
-        .request(
-          LOCK_NAME + scope,
-          { signal: leaving.signal },
-          () =>
-            new Promise((release) => {
-              this.releaseLock = release;
-              this.becomeLeader();
-            }),
-        )
-        .catch(() => {
-          if (!leaving.signal.aborted) this.becomeLeader();
-        });
-    } else {
-      // No cross-tab coordination: every tab holds its own socket.
-      this.becomeLeader();
-    }
+    this.tabs.join();
     return this;
   }
 
-  isVisible() {
-    return document.visibilityState === "visible";
-  }
-
-  /** @param {object} message */
-  post(message) {
-    try {
-      this.channel?.postMessage(message);
-    } catch {
-      // the channel is closed while the page unloads
-    }
-  }
-
-  announceVisibility() {
-    const visible = this.isVisible();
-    this.visibility.set(this.tabId, visible);
-    this.post({ kind: "visibility", tabId: this.tabId, visible });
-  }
-
-  becomeLeader() {
-    if (this.isLeader) return;
-    this.isLeader = true;
-    this.root.dataset.leader = "true";
-    this.visibility = new VisibilityRegistry();
-    this.visibility.set(this.tabId, this.isVisible());
-    this.post({ kind: "leader", tabId: this.tabId });
+  /**
+   * Opens the WebSocket, now that this tab leads (tabs.js), unless the user signed out.
+   * @param {{checkFirst: boolean}} options checkFirst: ask whether the session is still valid first
+   */
+  connect({ checkFirst }) {
     if (this.signedOut) {
       // The session ended while another tab led: stay closed until the page is reloaded.
       this.setState("signed-out");
-      this.resign();
+      this.tabs.resign();
       return;
     }
     this.connection = new Connection({
@@ -166,69 +113,14 @@ export class NotificationsClient {
       onState: (state, info = {}) => {
         // final: closed with 4401 (signed out): no tab of this browser may reconnect.
         if (info.final) this.signedOut = true;
-        this.post({ kind: "connection", state, final: Boolean(info.final) });
+        this.tabs.post({ kind: "connection", state, final: Boolean(info.final) });
         this.setState(info.final ? "signed-out" : state);
-        if (info.final) this.resign();
+        if (info.final) this.tabs.resign();
       },
       backoff: new Backoff({ base: this.config.backoffBase, cap: this.config.backoffCap }),
       checkSession: () => sessionIsValid(this.config),
     });
-    // Taking over from another tab: that tab may have left because the user signed out.
-    this.connection.start({ checkFirst: this.sawLeader });
-  }
-
-  /** A signed-out page gives up the lead (and the lock), so it never blocks a later session's tabs. */
-  resign() {
-    this.isLeader = false;
-    delete this.root.dataset.leader;
-    this.releaseLock?.();
-    this.releaseLock = null;
-  }
-
-  /** @param {any} message a BroadcastChannel message from another tab */
-  onTabMessage(message) {
-    if (!message || typeof message !== "object") return;
-    if (["frame", "connection", "status"].includes(message.kind)) this.sawLeader = true;
-    switch (message.kind) {
-      case "frame":
-        this.handleFrame(message.frame);
-        break;
-      case "connection":
-        if (message.final) this.signedOut = true;
-        // Another tab of this user is connected: the session is valid again (signed back in).
-        if (message.state === "open") this.signedOut = false;
-        if (!this.isLeader && !this.signedOut) this.setState(message.state);
-        if (!this.isLeader && message.final) this.setState("signed-out");
-        break;
-      case "send":
-        // The socket may have dropped since the other tab asked: then the change goes over HTTP.
-        if (this.isLeader && !this.connection?.send(message.frame)) this.changeOverHttp(message.frame);
-        break;
-      case "hello":
-        if (this.isLeader) {
-          this.visibility.set(message.tabId, message.visible);
-          this.post({ kind: "status", to: message.tabId, state: this.state, since: this.tracker.since });
-        }
-        break;
-      case "status":
-        if (message.to === this.tabId && !this.isLeader) {
-          this.setState(message.state);
-          // The leader has seen more than this page was rendered with: ask for what is missing.
-          if (message.since > this.tracker.since) this.send({ type: "sync", since: this.tracker.since });
-        }
-        break;
-      case "leader":
-        if (message.tabId !== this.tabId) this.post({ kind: "visibility", tabId: this.tabId, visible: this.isVisible() });
-        break;
-      case "visibility":
-        if (this.isLeader) this.visibility.set(message.tabId, message.visible);
-        break;
-      case "bye":
-        if (this.isLeader) this.visibility.forget(message.tabId);
-        break;
-      default:
-        break;
-    }
+    this.connection.start({ checkFirst });
   }
 
   /** @param {any} frame a frame from the server (leader only) */
@@ -237,7 +129,7 @@ export class NotificationsClient {
       this.refresh(true).catch(() => {});
       return;
     }
-    this.post({ kind: "frame", frame });
+    this.tabs.share(frame);
     this.handleFrame(frame);
   }
 
@@ -256,105 +148,12 @@ export class NotificationsClient {
    */
   send(frame) {
     if (this.isLeader) return this.connection?.send(frame) ?? false;
-    if (this.state !== "open" || !this.channel) return false;
-    this.post({ kind: "send", frame });
-    return true;
+    return this.state === "open" && this.tabs.relay(frame);
   }
 
-  /**
-   * Applies a server frame (from the socket, relayed by the leader, or made from an HTTP answer).
-   * @param {any} frame
-   */
+  /** Applies a server frame (frames.js). @param {any} frame */
   handleFrame(frame) {
-    if (!frame || typeof frame !== "object") return;
-    switch (frame.type) {
-      case "welcome":
-        this.store.setCount(frame.unread_count, frame.last_seq);
-        this.store.setUnseen(frame.unseen_count);
-        this.tracker.expectReplay(frame.last_seq);
-        this.render();
-        if (this.tracker.hasGap) this.requestSync(this.tracker.retry());
-        break;
-      case "notification":
-        this.receive(frame.notification);
-        break;
-      case "read":
-      case "unread": {
-        const ids = normalizeIds(frame.ids);
-        const read = frame.type === "read";
-        this.store.setRead(ids, read, frame.unread_count);
-        this.store.setUnseen(frame.unseen_count);
-        this.page?.setRead(ids, read);
-        this.render();
-        this.dispatch(read ? "notifications:read" : "notifications:unread", { ids, unread_count: this.store.unreadCount });
-        break;
-      }
-      case "deleted": {
-        const ids = normalizeIds(frame.ids);
-        this.store.remove(ids, frame.unread_count);
-        this.store.setUnseen(frame.unseen_count);
-        this.page?.remove(ids);
-        this.render();
-        this.dispatch("notifications:deleted", { ids, unread_count: this.store.unreadCount });
-        break;
-      }
-      case "seen": {
-        const ids = normalizeIds(frame.ids);
-        this.store.setSeen(ids, frame.unseen_count);
-        this.store.setCount(frame.unread_count);
-        this.render();
-        this.dispatch("notifications:seen", { ids, unseen_count: this.store.unseenCount });
-        break;
-      }
-      case "archived":
-      case "snoozed": {
-        // Out of the inbox: the bell drops them, and so does the list page's inbox view.
-        const ids = normalizeIds(frame.ids);
-        this.store.remove(ids, frame.unread_count);
-        this.store.setUnseen(frame.unseen_count);
-        this.page?.leftInbox(ids, frame.type);
-        this.render();
-        this.dispatch(`notifications:${frame.type}`, { ids, until: frame.until, unread_count: this.store.unreadCount });
-        break;
-      }
-      case "unarchived": {
-        const ids = normalizeIds(frame.ids);
-        const back = Array.isArray(frame.notifications) ? frame.notifications : [];
-        for (const n of back) this.store.insert(n);
-        this.store.setCount(frame.unread_count);
-        this.store.setUnseen(frame.unseen_count);
-        this.page?.backInInbox(ids, back);
-        this.render();
-        this.dispatch("notifications:unarchived", { ids, unread_count: this.store.unreadCount });
-        break;
-      }
-      case "snapshot":
-        this.store.replace(frame.results, frame.unread_count, frame.last_seq);
-        this.store.setUnseen(frame.unseen_count);
-        this.tracker.reset(frame.last_seq);
-        this.render();
-        break;
-      case "error":
-        this.dispatch("notifications:error", { code: frame.code, message: frame.message });
-        break;
-      default:
-        break;
-    }
-  }
-
-  /** @param {any} n a notification object */
-  receive(n) {
-    if (!n || typeof n !== "object") return;
-    const { fresh, sync } = this.tracker.accept(n.seq);
-    if (sync !== null) this.requestSync(sync);
-    if (!fresh) return;
-    this.store.add(n);
-    this.page?.add(n);
-    this.render();
-    this.toasts?.show(n);
-    this.dispatch("notifications:received", n);
-    this.alerts.showNative(n);
-    this.alerts.playSound();
+    applyFrame(this, frame);
   }
 
   /** @param {number | null} since */
@@ -394,51 +193,42 @@ export class NotificationsClient {
       unseen_count: data.unseen_count,
       last_seq: data.last_seq,
     };
-    if (share) this.post({ kind: "frame", frame });
+    if (share) this.tabs.share(frame);
     this.handleFrame(frame);
   }
 
   /**
-   * A client frame (mark_read, mark_all_read, delete) as its JSON API call, for when no socket is open.
+   * A client frame of another tab as its JSON API call, for when the socket it was meant for is gone.
    * @param {any} frame
    */
   changeOverHttp(frame) {
-    const ids = normalizeIds(frame.ids);
-    const calls = {
-      mark_read: () => this.change(frame, "mark-read/", { ids }, "read", { http: true }),
-      mark_all_read: () => this.change(frame, "mark-all-read/", undefined, "read", { http: true }),
-      delete: () => this.change(frame, "delete/", { ids }, "deleted", { http: true }),
-      mark_seen: () => this.change(frame, "mark-seen/", { ids }, "seen", { http: true }),
-      archive: () => this.change(frame, "archive/", { ids }, "archived", { http: true }),
-      unarchive: () => this.change(frame, "unarchive/", { ids }, "unarchived", { http: true }),
-      snooze: () => this.change(frame, "snooze/", frame, "snoozed", { http: true }),
-    };
-    calls[frame.type]?.().catch(() => {});
+    if (isChange(frame)) this.change(frame, { http: true }).catch(() => {});
   }
 
   /**
    * Sends a change over the socket if one is open, else over HTTP; an HTTP answer is applied here and
    * shared with the other tabs.
-   * @param {object} frame
-   * @param {string} path
-   * @param {object | undefined} body
-   * @param {string} answerType
+   * @param {{type: string}} frame a client frame of changes.js's table
    * @param {{keepalive?: boolean, http?: boolean}} options keepalive: outlive the page (implies HTTP)
    */
-  async change(frame, path, body, answerType, options = {}) {
+  async change(frame, options = {}) {
     if (!options.keepalive && !options.http && this.send(frame)) return;
-    const data = await apiRequest(this.config, "POST", path, body, { keepalive: Boolean(options.keepalive) });
-    const answer = {
-      type: answerType,
-      ids: data.ids ?? [],
-      unread_count: data.unread_count,
-      unseen_count: data.unseen_count,
-      until: data.until,
-    };
-    this.post({ kind: "frame", frame: answer });
+    const answer = await postChange(this.config, frame, Boolean(options.keepalive));
+    this.tabs.share(answer);
     this.handleFrame(answer);
     // The HTTP answer names them only: the inbox is fetched again to show them.
-    if (answerType === "unarchived" && answer.ids.length > 0) await this.refresh(true);
+    if (answer.type === "unarchived" && answer.ids.length > 0) await this.refresh(true);
+  }
+
+  /**
+   * Changes the notifications a frame names; nothing to do when it names none.
+   * @param {{type: string, ids: number | number[]}} frame
+   * @param {{keepalive?: boolean}} [options]
+   */
+  changeSome(frame, options = {}) {
+    const ids = normalizeIds(frame.ids);
+    if (ids.length === 0) return Promise.resolve();
+    return this.change({ ...frame, ids }, options);
   }
 
   /**
@@ -446,9 +236,7 @@ export class NotificationsClient {
    * @param {number | number[]} ids
    */
   markSeen(ids) {
-    const list = normalizeIds(ids);
-    if (list.length === 0) return Promise.resolve();
-    return this.change({ type: "mark_seen", ids: list }, "mark-seen/", { ids: list }, "seen");
+    return this.changeSome({ type: "mark_seen", ids });
   }
 
   /**
@@ -456,9 +244,7 @@ export class NotificationsClient {
    * @param {number | number[]} ids
    */
   archive(ids) {
-    const list = normalizeIds(ids);
-    if (list.length === 0) return Promise.resolve();
-    return this.change({ type: "archive", ids: list }, "archive/", { ids: list }, "archived");
+    return this.changeSome({ type: "archive", ids });
   }
 
   /**
@@ -466,9 +252,7 @@ export class NotificationsClient {
    * @param {number | number[]} ids
    */
   unarchive(ids) {
-    const list = normalizeIds(ids);
-    if (list.length === 0) return Promise.resolve();
-    return this.change({ type: "unarchive", ids: list }, "unarchive/", { ids: list }, "unarchived");
+    return this.changeSome({ type: "unarchive", ids });
   }
 
   /**
@@ -486,7 +270,7 @@ export class NotificationsClient {
         : ["1h", "tomorrow", "next_week"].includes(when)
           ? { type: "snooze", ids: list, preset: when, tz: browserTimeZone() }
           : { type: "snooze", ids: list, until: String(when) };
-    return this.change(frame, "snooze/", frame, "snoozed");
+    return this.change(frame);
   }
 
   /**
@@ -495,14 +279,12 @@ export class NotificationsClient {
    * @param {{keepalive?: boolean}} [options]
    */
   markRead(ids, options = {}) {
-    const list = normalizeIds(ids);
-    if (list.length === 0) return Promise.resolve();
-    return this.change({ type: "mark_read", ids: list }, "mark-read/", { ids: list }, "read", options);
+    return this.changeSome({ type: "mark_read", ids }, options);
   }
 
   /** Marks every notification read. */
   markAllRead() {
-    return this.change({ type: "mark_all_read" }, "mark-all-read/", undefined, "read");
+    return this.change({ type: "mark_all_read" });
   }
 
   /**
@@ -510,9 +292,7 @@ export class NotificationsClient {
    * @param {number | number[]} ids
    */
   remove(ids) {
-    const list = normalizeIds(ids);
-    if (list.length === 0) return Promise.resolve();
-    return this.change({ type: "delete", ids: list }, "delete/", { ids: list }, "deleted");
+    return this.changeSome({ type: "delete", ids });
   }
 
   /** Asks for permission to show desktop notifications; call it from a click. */

@@ -1,5 +1,5 @@
 // The client's pure logic: no DOM, no globals, so Node's test runner can exercise all of it.
-// client.js wires these pieces to the page and the other tabs; connection.js holds the WebSocket.
+// client.js wires these pieces to the page, tabs.js to the other tabs; connection.js holds the WebSocket.
 
 /** The largest count a badge shows before it reads "99+". */
 export const BADGE_CAP = 99;

@@ -5,7 +5,8 @@
 //
 // It starts by itself from the first element with a `data-notifications` attribute (written by
 // {% notifications_bell %}, and by the list page); see docs/client.md for the attributes, the DOM events
-// and the JS API. The modules beside it: client.js (the tabs and the store), connection.js (the
+// and the JS API. The modules beside it: client.js (the store and the changes), tabs.js (the leader
+// tab and the relay), frames.js (the server frames), changes.js (the changes' table), connection.js (the
 // WebSocket), config.js (data-*), http.js (the JSON API), bell.js, list.js, toasts.js (the widgets),
 // render.js (notifications drawn from the templates), core.js (pure logic).
 

@@ -56,8 +56,9 @@ export class Alerts {
     const client = this.client;
     if (!client.isLeader || n.read || typeof Notification === "undefined") return;
     if (Notification.permission !== "granted") return;
-    client.visibility.set(client.tabId, client.isVisible());
-    if (client.visibility.anyVisible() || !this.nativeThrottle.allow()) return;
+    const tabs = client.tabs;
+    tabs.visibility.set(tabs.id, tabs.isVisible());
+    if (tabs.visibility.anyVisible() || !this.nativeThrottle.allow()) return;
     let native;
     try {
       native = new Notification(titleOf(n), {
@@ -82,7 +83,7 @@ export class Alerts {
     const client = this.client;
     if (!client.config.sound) return;
     // A visible tab beeps; when none is, the leader does: once per notification in the usual case.
-    if (!client.isVisible() && !(client.isLeader && !client.visibility.anyVisible())) return;
+    if (!client.tabs.isVisible() && !(client.isLeader && !client.tabs.visibility.anyVisible())) return;
     if (!this.soundThrottle.allow()) return;
     const AudioContextClass = window.AudioContext || window.webkitAudioContext;
     if (!AudioContextClass) return;
