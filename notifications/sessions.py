@@ -7,8 +7,8 @@ remembers its session (``SessionRef``) and the server process re-checks the sess
 sockets together (transport.Hub): two queries with a database session engine, however many sockets.
 
 A session is valid as long as Django's ``get_user()`` would still accept it over HTTP: it exists, its
-user exists and may log in (``is_active``), and the user's session auth hash (password) is the one
-the session holds.
+backend gives its user (ModelBackend: the user exists and may log in, ``is_active``), and the user's
+session auth hash (password) is the one the session holds.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from django.contrib.auth import (
     load_backend,
 )
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
@@ -76,18 +77,12 @@ def sign_in(keys: Iterable[str]) -> dict[str, tuple[Any, SessionRef]]:
     engine, however many keys. Runs in the database thread.
     """
     found = _load_sessions(set(keys))
-    users = _load_users({str(data[SESSION_KEY]) for data in found.values() if SESSION_KEY in data})
+    users = _session_users(found.values())
     signed_in: dict[str, tuple[Any, SessionRef]] = {}
     for key, data in found.items():
-        user = users.get(str(data.get(SESSION_KEY)))
-        backend_path = data.get(BACKEND_SESSION_KEY)
+        user = users.get(_user_key(data))
         auth_hash = str(data.get(HASH_SESSION_KEY) or "")
-        if (
-            user is not None
-            and backend_path is not None
-            and _may_log_in(user, backend_path)
-            and _hash_matches(auth_hash, user)
-        ):
+        if user is not None and _hash_matches(auth_hash, user):
             signed_in[key] = (user, SessionRef(key, str(user.pk), auth_hash))
     return signed_in
 
@@ -108,21 +103,20 @@ def check(refs: Iterable[SessionRef]) -> dict[SessionRef, str]:
     """The verdict on each session: VALID, ENDED, CHANGED or MISMATCH. Runs in the database thread."""
     refs = set(refs)
     sessions = _load_sessions({ref.key for ref in refs})
-    users = _load_users({ref.user_pk for ref in refs})
+    signed_in = _session_users(sessions.values())
+    gone = _load_users({ref.user_pk for ref in refs if ref.key not in sessions})
     verdicts: dict[SessionRef, str] = {}
     for ref in refs:
-        user = users.get(ref.user_pk)
         data = sessions.get(ref.key)
         if data is None:
+            user = gone.get(ref.user_pk)
             if user is None or not _may_log_in(user, None):
                 verdicts[ref] = ENDED
             else:
                 verdicts[ref] = ENDED if _hash_matches(ref.auth_hash, user) else CHANGED
-        elif (
-            user is None
-            or str(data.get(SESSION_KEY)) != ref.user_pk
-            or not _may_log_in(user, data.get(BACKEND_SESSION_KEY))
-        ):
+            continue
+        user = signed_in.get(_user_key(data))
+        if user is None or str(data.get(SESSION_KEY)) != ref.user_pk:
             verdicts[ref] = ENDED
         elif not _hash_matches(str(data.get(HASH_SESSION_KEY) or ""), user):
             verdicts[ref] = MISMATCH
@@ -151,6 +145,52 @@ def _load_sessions(keys: set[str]) -> dict[str, dict[str, Any]]:
         if data:
             found[key] = data
     return found
+
+
+def _user_key(data: dict[str, Any]) -> tuple[str, str]:
+    return str(data.get(SESSION_KEY)), str(data.get(BACKEND_SESSION_KEY))
+
+
+def _session_users(sessions: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """What Django's ``get_user()`` gives for each session, by (user pk, backend path).
+
+    A session whose backend is not configured, or whose backend refuses its user, is missing.
+    Backends that look users up as ModelBackend does share one query (``user_can_authenticate`` is
+    still theirs); a backend with a ``get_user()`` of its own is asked, once per user: its rules are
+    its own (a tenant, a proxy model, a remote directory).
+    """
+    # Imported here: it imports auth's models, which need the app registry ready.
+    from django.contrib.auth.backends import ModelBackend
+
+    wanted = {
+        _user_key(data)
+        for data in sessions
+        if SESSION_KEY in data and data.get(BACKEND_SESSION_KEY) in settings.AUTHENTICATION_BACKENDS
+    }
+    backends = {path: load_backend(path) for _, path in wanted}
+    loaded = _load_users(
+        {pk for pk, path in wanted if type(backends[path]).get_user is ModelBackend.get_user}
+    )
+    users: dict[tuple[str, str], Any] = {}
+    for pk, path in wanted:
+        backend = backends[path]
+        if type(backend).get_user is ModelBackend.get_user:
+            user = loaded.get(pk)
+            if user is not None and not _may_log_in(user, path):
+                user = None
+        else:
+            user = _ask(backend, pk)
+        if user is not None:
+            users[(pk, path)] = user
+    return users
+
+
+def _ask(backend: Any, pk: str) -> Any:
+    try:
+        user_id = get_user_model()._meta.pk.to_python(pk)
+    except ValidationError:
+        return None  # a key the user model never issued, as Django's get_user() treats it
+    return backend.get_user(user_id)
 
 
 def _load_users(pks: set[str]) -> dict[str, Any]:

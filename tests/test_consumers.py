@@ -22,7 +22,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
-from notifications import anotify, delivery, notify, protocol, signin, transport
+from notifications import anotify, delivery, notify, protocol, sessions, signin, transport
 from notifications.api import amark_read
 from notifications.consumers import CANCEL_GRACE, LAYER_RETRY_DELAY, NotificationConsumer
 from notifications.models import Notification
@@ -754,6 +754,46 @@ async def test_a_session_that_would_not_sign_in_over_http_is_refused(
     # The connect started the hub: a subscription cancelled while redis-py is still setting it up
     # can outlive the test's loop.
     await hub.subscribed_to_all()
+
+
+TENANT_BACKEND = "tests.testapp.backends.TenantBackend"
+
+
+@pytest.mark.redis
+async def test_a_backend_with_a_get_user_of_its_own_decides_who_signs_in(
+    redis_layer: dict[str, Any], settings: Any
+) -> None:
+    # Django's get_user() asks the session's backend; so does the socket, or a site's own rules
+    # (a tenant, here) would be skipped over the socket while HTTP keeps them.
+    settings.AUTHENTICATION_BACKENDS = [TENANT_BACKEND]
+    alice, outsider = await auser("alice"), await auser("other-bob")
+    refused = WebsocketCommunicator(
+        application,
+        PATH,
+        headers=[(b"origin", ORIGIN.encode()), (b"cookie", await session_cookie(outsider))],
+    )
+    connected, _ = await refused.connect()
+    assert not connected
+    socket = await open_with_cookie(await session_cookie(alice), PATH)
+    assert (await receive_frame(socket))["type"] == "welcome"
+    await socket.disconnect()
+    await transport.hub().subscribed_to_all()
+
+
+@pytest.mark.django_db
+def test_revalidation_ends_a_session_its_backend_no_longer_signs_in(settings: Any) -> None:
+    settings.AUTHENTICATION_BACKENDS = [TENANT_BACKEND]
+    alice = make_user("alice")
+    client = Client()
+    client.force_login(alice)
+    key = str(client.cookies["sessionid"].value)
+    [(user, ref)] = sessions.sign_in([key]).values()
+    assert user == alice
+    assert sessions.check([ref]) == {ref: sessions.VALID}
+    alice.username = "other-alice"  # moved to the other tenant
+    alice.save()
+    assert sessions.sign_in([key]) == {}
+    assert sessions.check([ref]) == {ref: sessions.ENDED}
 
 
 @pytest.mark.redis
