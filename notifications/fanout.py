@@ -15,7 +15,12 @@ advanced are exactly those the INSERT reads; on PostgreSQL it is one statement.
 Statements per call: 1 on PostgreSQL (the upsert is a data-modifying CTE of the INSERT), 2 on SQLite
 (no data-modifying CTEs). Databases without ``ON CONFLICT ... DO UPDATE`` (MySQL) take 5: read the
 preferences, create the missing inbox rows, lock them, advance them, insert; without RETURNING the rows
-are read back (+1). The SQL holds quoted names and placeholders only.
+are read back (+1). The SQL holds quoted names and placeholders only, and is built once per shape
+(number of recipients, preference rule), not on every call.
+
+With Web Push on, the INSERT also returns whether each recipient has a push subscription (an EXISTS on
+the subscriptions' user index): ``Notification.recipient_has_push``, which spares the push backend a
+query of its own after commit, the cost of a single notify() that most recipients never need.
 
 A notification with a ``group_key`` collapses, per recipient, into their unread notification with
 that key in the inbox (neither archived nor snoozed), if any (``grouped()``): the rows are read after the upsert has locked the inbox rows, in a
@@ -28,19 +33,21 @@ when the recipients' groups saw the same events).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache, lru_cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from notifications import preferences
+from notifications.conf import app_settings
 from notifications.constants import IN_APP
-from notifications.models import InboxState, Notification
+from notifications.models import InboxState, Notification, PushSubscription
 from notifications.validation import merge_actors
 
 
@@ -50,54 +57,95 @@ def insert(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list
         return grouped(user_pks, columns, using)
     connection = connections[using]
     features = connection.features
+    push = app_settings.WEB_PUSH is not None
+    template = Notification(created_at=timezone.now(), **columns)
+    values = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in _shared()]
+    user_field = InboxState._meta.get_field("user")
     if features.supports_update_conflicts_with_target and features.can_return_rows_from_bulk_insert:
         wanted, wanted_params = preferences.wanting_sql(columns["category"], IN_APP, using)
-    else:
-        # Statements that name the users again (or read the rows back): choose them first.
-        user_pks = preferences.in_app_recipients(list(user_pks), columns["category"])
-        if not user_pks:
-            return []
-        wanted, wanted_params = "1 = 1", []
-    sql = _Sql(connection, len(user_pks), wanted)
-    user_params = [sql.user_field.get_db_prep_value(pk, connection) for pk in user_pks]
-    user_params += wanted_params
-    template = Notification(created_at=timezone.now(), **columns)
-    per_row = {Notification._meta.pk.attname, "recipient_id", "seq"}
-    shared = [f for f in Notification._meta.concrete_fields if f.attname not in per_row]
-    values = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in shared]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH {sql.NEW} AS ({sql.upsert()}) {sql.insert_notifications(shared, sql.NEW)}",
-                user_params + values,
-            )
-        else:
-            if connection.features.supports_update_conflicts_with_target:
-                cursor.execute(sql.upsert(), user_params)
+        user_params = [user_field.get_db_prep_value(pk, connection) for pk in user_pks]
+        user_params += wanted_params
+        upsert, insert_rows = _statements(using, len(user_pks), wanted, push)
+        with connection.cursor() as cursor:
+            if upsert is None:
+                cursor.execute(insert_rows, user_params + values)
             else:
-                sql.advance_without_upsert(cursor, user_pks, user_params, using)
-            new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({sql.users()})"
-            cursor.execute(sql.insert_notifications(shared, new_rows), values + user_params)
-        rows = cursor.fetchall() if sql.returning else None
-    if rows is None:
-        # The inbox rows are locked: each user's newest seq is the row just inserted.
-        return list(
-            Notification.objects.using(using).filter(
-                recipient_id__in=user_pks, seq=F("recipient__notification_inbox__last_seq")
-            )
+                cursor.execute(upsert, user_params)
+                cursor.execute(insert_rows, values + user_params)
+            return _created(cursor.fetchall(), template, using, push)
+    # Statements that name the users again (or read the rows back): choose them first.
+    user_pks = preferences.in_app_recipients(list(user_pks), columns["category"])
+    if not user_pks:
+        return []
+    sql = _Sql(connection, len(user_pks), "1 = 1", push=push)
+    user_params = [user_field.get_db_prep_value(pk, connection) for pk in user_pks]
+    with connection.cursor() as cursor:
+        if features.supports_update_conflicts_with_target:
+            cursor.execute(sql.upsert(), user_params)
+        else:
+            sql.advance_without_upsert(cursor, user_pks, user_params, using)
+        new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({sql.users()})"
+        cursor.execute(sql.insert_notifications(_shared(), new_rows), values + user_params)
+        if sql.returning:
+            return _created(cursor.fetchall(), template, using, push)
+    # The inbox rows are locked: each user's newest seq is the row just inserted.
+    return _with_push(
+        Notification.objects.using(using).filter(
+            recipient_id__in=user_pks, seq=F("recipient__notification_inbox__last_seq")
         )
+    )
+
+
+_PER_ROW = ("id", "recipient_id", "seq")  # what each row gets of its own (RETURNING's order)
+
+
+@cache
+def _shared() -> list[Any]:
+    """The columns every notification of one call shares (all but id, recipient and seq)."""
+    return [f for f in Notification._meta.concrete_fields if f.attname not in _PER_ROW]
+
+
+@lru_cache(maxsize=32)
+def _statements(using: str, count: int, wanted: str, push: bool) -> tuple[str | None, str]:
+    """(the upsert, the INSERT ... SELECT) for ``count`` users, built once per shape instead of on
+    every call; on PostgreSQL the upsert is a CTE of the INSERT (None)."""
+    connection = connections[using]
+    sql = _Sql(connection, count, wanted, push=push)
+    if connection.vendor == "postgresql":
+        return (
+            None,
+            f"WITH {sql.NEW} AS ({sql.upsert()}) {sql.insert_notifications(_shared(), sql.NEW)}",
+        )
+    new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({sql.users()})"
+    return sql.upsert(), sql.insert_notifications(_shared(), new_rows)
+
+
+def _created(
+    rows: Sequence[Sequence[Any]], template: Notification, using: str, push: bool
+) -> list[Notification]:
+    """The notifications of RETURNING's rows: (id, recipient, seq[, recipient has push])."""
     to_user_pk = get_user_model()._meta.pk.to_python
     # Model.from_db() with every concrete field in order: Model.__init__'s fast positional path.
     names = [f.attname for f in Notification._meta.concrete_fields]
     values = [getattr(template, name) for name in names]
-    at = {name: names.index(name) for name in per_row}
+    pk_at, recipient_at, seq_at = (names.index(name) for name in _PER_ROW)
     created = []
-    for pk, recipient_id, seq in rows:
-        values[at[Notification._meta.pk.attname]] = pk
-        values[at["recipient_id"]] = to_user_pk(recipient_id)
-        values[at["seq"]] = seq
-        created.append(Notification.from_db(using, names, values))
+    for row in rows:
+        values[pk_at], values[recipient_at], values[seq_at] = row[0], to_user_pk(row[1]), row[2]
+        n = Notification.from_db(using, names, values)
+        if push:
+            n.recipient_has_push = bool(row[3])
+        created.append(n)
     return created
+
+
+def _with_push(notifications: QuerySet[Notification]) -> list[Notification]:
+    """The notifications, each with ``recipient_has_push`` read in the same query if Web Push is on."""
+    if app_settings.WEB_PUSH is None:
+        return list(notifications)
+    subscriptions = PushSubscription.objects.filter(user_id=OuterRef("recipient_id"))
+    # The annotation fills the model's attribute of that name (not a field: no conflict at run time).
+    return list(notifications.annotate(recipient_has_push=Exists(subscriptions)))  # type: ignore[no-redef]
 
 
 def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list[Notification]:
@@ -155,8 +203,7 @@ def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> lis
     starting = [pk for pk in user_pks if pk not in current]
     if starting:
         template = Notification(created_at=newest["created_at"], **columns)
-        per_row = {Notification._meta.pk.attname, "recipient_id", "seq"}
-        shared = [f for f in Notification._meta.concrete_fields if f.attname not in per_row]
+        shared = _shared()
         values = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in shared]
         start_sql = _Sql(connection, len(starting), "1 = 1")
         start_params = [start_sql.user_field.get_db_prep_value(pk, connection) for pk in starting]
@@ -165,7 +212,7 @@ def grouped(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> lis
             cursor.execute(sql.insert_notifications(shared, new_rows), values + start_params)
         InboxState.objects.using(using).add_counts(starting, unread=1, unseen=1)
     # Each user's newest seq is the row just inserted or collapsed (the inbox rows are locked).
-    return list(
+    return _with_push(
         notifications.filter(
             recipient_id__in=user_pks, seq=F("recipient__notification_inbox__last_seq")
         )
@@ -190,9 +237,12 @@ class _Sql:
 
     NEW = "new_inbox"  # the upserted inbox rows, on PostgreSQL
 
-    def __init__(self, connection: BaseDatabaseWrapper, count: int, wanted: str) -> None:
+    def __init__(
+        self, connection: BaseDatabaseWrapper, count: int, wanted: str, push: bool = False
+    ) -> None:
         self.connection = connection
         self.wanted = wanted
+        self.push = push
         self.qn = qn = connection.ops.quote_name
         self.user_field = InboxState._meta.get_field("user")
         self.in_users = ", ".join(["%s"] * count)
@@ -270,4 +320,14 @@ class _Sql:
         )
         if self.returning:
             sql += f" RETURNING {n_id}, {recipient}, {seq}"
+            if self.push:
+                sql += f", {self.has_push(f'{self.qn(Notification._meta.db_table)}.{recipient}')}"
         return sql
+
+    def has_push(self, user_column: str) -> str:
+        """Whether the user in ``user_column`` has a Web Push subscription: one probe of the
+        subscriptions' user index, in the statement that already runs, instead of a query per
+        notify() after commit (backends/push.py)."""
+        table = self.qn(PushSubscription._meta.db_table)
+        user = self.column(PushSubscription, "user")
+        return f"EXISTS (SELECT 1 FROM {table} WHERE {table}.{user} = {user_column})"  # noqa: S608

@@ -135,6 +135,11 @@ class Notification(HqNotificationMixin, models.Model):
 
     objects: ClassVar[NotificationQuerySet] = NotificationQuerySet.as_manager()  # type: ignore[assignment]
 
+    #: Not a column: whether the recipient had a Web Push subscription when ``notify()`` created this
+    #: notification, read by the statement that inserted it (fanout.py), so that the push backend
+    #: needs no query of its own; None when unknown (Web Push off, or loaded any other way).
+    recipient_has_push: bool | None = None
+
     class Meta:
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")

@@ -297,6 +297,37 @@ def test_single_notify_calls_from_sync_code_reuse_a_few_redis_connections(
 
 
 @pytest.mark.redis
+def test_sends_right_after_a_publish_leave_together_without_waking_the_publisher(
+    listener: FanoutListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A wake-up from the caller's thread is a GIL hand-over to the publisher thread: a sender that
+    # calls notify() in a loop pays for one per publish, not one per call.
+    monkeypatch.setattr(delivery, "LINGER", 2.0)  # the 2 ms of production, stretched for the test
+    alice = make_user("alice")
+    loop = delivery._publisher.get()
+    assert delivery.flush()
+    wakes: list[Any] = []
+    original = loop.call_soon_threadsafe
+
+    def counting(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        wakes.append(callback)
+        return original(callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+    notify(alice, "first")
+    [[(_, first)]] = listener.batches(1)
+    for i in range(5):
+        notify(alice, "next", title=str(i))
+    [batch] = listener.batches(1)  # one publish, in order
+    assert [first["seq"]] + [push["seq"] for _, push in batch] == [1, 2, 3, 4, 5, 6]
+    assert len(wakes) == 1
+    assert delivery.flush()
+    notify(alice, "later")  # the publisher went idle: the next send wakes it at once
+    [[(_, later)]] = listener.batches(1)
+    assert later["seq"] == 7 and len(wakes) == 2
+
+
+@pytest.mark.redis
 def test_redis_down_never_raises_and_the_publisher_loop_survives(
     listener: FanoutListener, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -13,11 +13,15 @@ from typing import Any
 import pytest
 from django.core import signing
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications import api, notify, preferences
+from notifications.api import notify_many
+from notifications.backends.push import PushBackend
 from notifications.conf import vapid_key_problem
-from notifications.models import Presence, PushSubscription
+from notifications.models import Notification, Presence, PushSubscription
 from notifications.push_tasks import send_push
 from notifications.webpush import MAX_PAYLOAD_BYTES, encode_payload, read_token_target
 from tests.conftest import make_user
@@ -169,6 +173,113 @@ def test_push_is_off_without_keys(settings: Any, service: LocalPushService) -> N
     notify(alice, "pinged")
     send_push.call(alice.notifications.get().pk)  # even called directly, nothing is sent
     assert service.requests == []
+
+
+# Who has a subscription comes with the notifications, read by notify()'s own INSERT: a notification
+# to recipients without one costs no query after commit (most recipients of most sites have none).
+
+SUBSCRIPTIONS = PushSubscription._meta.db_table
+
+
+def reads_subscriptions(sql: str) -> bool:
+    """A query of its own on the subscriptions (not an EXISTS inside another statement)."""
+    return sql.startswith(f'SELECT "{SUBSCRIPTIONS}".')
+
+
+def _statements(recipients: Any) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:  # the push backend runs at commit, in notify()
+        notify(recipients, "pinged")
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_notify_to_recipients_without_a_subscription_costs_no_push_query(
+    web_push: dict[str, Any], service: LocalPushService, settings: Any
+) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    subscribe(bob, service, "bob")  # someone else's
+    with_push = _statements(alice)
+    # Only the EXISTS in the INSERT's RETURNING reads the subscriptions: no statement of its own.
+    assert [q for q in with_push if reads_subscriptions(q)] == []
+    assert [q for q in with_push if q.startswith(("INSERT", "WITH")) and SUBSCRIPTIONS in q]
+    settings.NOTIFICATIONS = {}  # Web Push off: the same number of statements
+    assert len(_statements(alice)) == len(with_push)
+    assert service.requests == []
+
+
+def test_a_subscriber_among_many_still_gets_the_push(
+    web_push: dict[str, Any], service: LocalPushService
+) -> None:
+    users = [make_user(f"user{i}") for i in range(5)]
+    subscribe(users[3], service, "user3")
+    created = notify(users, "pinged")
+    assert [n.recipient_has_push for n in created] == [False, False, False, True, False]
+    assert service.next_message().path == "/push/user3"
+    assert [path for path, _ in service.requests] == ["/push/user3"]
+
+
+def test_the_subscription_is_read_when_the_notification_is_written(
+    web_push: dict[str, Any], service: LocalPushService
+) -> None:
+    alice = make_user("alice")
+    notify(alice, "before")
+    subscribe(alice, service, "alice")  # after her inbox row exists: nothing cached to go stale
+    notify(alice, "subscribed")
+    assert service.next_message().payload["title"] == "subscribed"
+    PushSubscription.objects.all().delete()
+    assert [q for q in _statements(alice) if reads_subscriptions(q)] == []
+    assert [path for path, _ in service.requests] == ["/push/alice"]
+
+
+@pytest.mark.parametrize("path", ["grouped", "notify_many", "without upsert"])
+def test_every_way_of_notifying_reads_the_subscriptions_in_its_own_statements(
+    web_push: dict[str, Any], path: str, monkeypatch: Any, settings: Any
+) -> None:
+    from notifications.compat_tasks import default_task_backend
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    alice, bob = make_user("alice"), make_user("bob")
+    PushSubscription.objects.create(
+        user=bob, endpoint="https://push.example/bob", p256dh="k", auth="a"
+    )
+    if path == "without upsert":  # MySQL's path: create, lock, advance, insert, read back
+        if connection.vendor == "postgresql":
+            pytest.skip("PostgreSQL always takes the single statement")
+        monkeypatch.setattr(
+            type(connection.features), "supports_update_conflicts_with_target", False
+        )
+    created: list[Notification] = []
+    with CaptureQueriesContext(connection) as ctx:
+        if path == "grouped":
+            created += notify([alice, bob], "commented", group_key="post-1")
+            created += notify([alice, bob], "commented", group_key="post-1")  # collapses
+        elif path == "notify_many":
+            assert notify_many([alice, bob], "pinged", batch_size=1) == 2
+        else:
+            created += notify([alice, bob], "pinged")
+    # The push backend asked nothing of its own: the flags came with the notifications.
+    assert [q["sql"] for q in ctx.captured_queries if reads_subscriptions(q["sql"])] == []
+    assert {(n.recipient_id, n.recipient_has_push) for n in created} <= {
+        (alice.pk, False),
+        (bob.pk, True),
+    }
+    queued = [Notification.objects.get(pk=r.args[0]) for r in default_task_backend.results]
+    assert [n.recipient_id for n in queued] == [bob.pk] * (2 if path == "grouped" else 1)
+
+
+def test_notifications_loaded_from_the_database_are_asked_about(
+    web_push: dict[str, Any], service: LocalPushService
+) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    subscribe(bob, service, "bob")
+    notify([alice, bob], "pinged")
+    assert service.next_message().path == "/push/bob"
+    loaded = list(Notification.objects.all())  # not from notify(): unknown, so one query
+    assert {n.recipient_has_push for n in loaded} == {None}
+    with CaptureQueriesContext(connection) as ctx:
+        PushBackend().deliver(loaded)
+    assert [q["sql"] for q in ctx.captured_queries if reads_subscriptions(q["sql"])]
+    assert service.next_message().path == "/push/bob"
+    assert [path for path, _ in service.requests] == ["/push/bob", "/push/bob"]
 
 
 @pytest.mark.parametrize("status", [404, 410])

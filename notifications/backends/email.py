@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -43,11 +44,20 @@ class EmailBackend(DeliveryBackend):
 
 def _queue(notification_pks: list[int], category: str, using: str) -> None:
     """One INSERT ... SELECT from the notifications of recipients who want email for ``category``."""
-    connection = connections[using]
-    qn = connection.ops.quote_name
+    wanted, wanted_params = preferences.wanting_sql(category, EMAIL, using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            _queue_sql(using, len(notification_pks), wanted),
+            ["", *notification_pks, *wanted_params],
+        )
+
+
+@lru_cache(maxsize=32)
+def _queue_sql(using: str, count: int, wanted: str) -> str:
+    """_queue()'s statement for ``count`` notifications, built once per shape, not on every call."""
+    qn = connections[using].ops.quote_name
     pending, source = PendingEmail._meta, Notification._meta
     user = get_user_model()._meta
-    wanted, wanted_params = preferences.wanting_sql(category, EMAIL, using)
 
     def column(meta: Options[Any], name: str) -> str:
         return qn(str(meta.get_field(name).column))  # type: ignore[union-attr]
@@ -56,7 +66,7 @@ def _queue(notification_pks: list[int], category: str, using: str) -> None:
     notification = qn(source.db_table)
     recipient = f"{notification}.{column(source, 'recipient')}"
     user_pk = f"{qn(user.db_table)}.{qn(str(user.pk.column))}"
-    sql = (
+    return (
         f"INSERT INTO {qn(pending.db_table)} "  # noqa: S608
         f"({column(pending, 'notification')}, {column(pending, 'recipient')}, "
         f"{column(pending, 'created_at')}, {column(pending, 'claim')}) "
@@ -64,10 +74,8 @@ def _queue(notification_pks: list[int], category: str, using: str) -> None:
         f"{notification}.{column(source, 'created_at')}, %s "
         f"FROM {notification} JOIN {qn(user.db_table)} ON {user_pk} = {recipient} "
         f"WHERE {notification}.{column(source, 'id')} IN "
-        f"({', '.join(['%s'] * len(notification_pks))}) AND {wanted} "
+        f"({', '.join(['%s'] * count)}) AND {wanted} "
         # A grouped notification that collapsed while its digest was still pending stays queued once.
         f"AND NOT EXISTS (SELECT 1 FROM {qn(pending.db_table)} AS queued "
         f"WHERE queued.{column(pending, 'notification')} = {notification}.{column(source, 'id')})"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ["", *notification_pks, *wanted_params])
