@@ -26,6 +26,8 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -54,6 +56,23 @@ class ReadFilter(admin.SimpleListFilter):
             return queryset.filter(read_at__isnull=True)
         if self.value() == "yes":
             return queryset.filter(read_at__isnull=False)
+        return queryset
+
+
+class BoxFilter(admin.SimpleListFilter):
+    title = _("box")
+    parameter_name = "box"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("inbox", _("Inbox")), ("archived", _("Archived")), ("snoozed", _("Snoozed"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "inbox":
+            return queryset.filter(archived_at__isnull=True, snoozed_until__isnull=True)
+        if self.value() == "archived":
+            return queryset.filter(archived_at__isnull=False)
+        if self.value() == "snoozed":
+            return queryset.filter(snoozed_until__isnull=False)
         return queryset
 
 
@@ -91,13 +110,22 @@ def _signed_in(request: HttpRequest) -> Model:
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = NotificationAdminForm
-    list_display = ["title_or_verb", "recipient", "level", "category", "is_read", "created_at"]
-    list_filter = [ReadFilter, "level", "category", "created_at"]
+    list_display = [
+        "title_or_verb",
+        "recipient",
+        "level",
+        "category",
+        "is_read",
+        "box",
+        "group_count",
+        "created_at",
+    ]
+    list_filter = [ReadFilter, BoxFilter, "level", "category", "created_at"]
     list_select_related = ["recipient"]
     search_fields = ["title", "verb", "body", "category"]
     raw_id_fields = ["recipient"]
     date_hierarchy = "created_at"
-    actions = ["mark_read", "mark_unread"]
+    actions = ["mark_read", "mark_unread", "archive", "unarchive"]
     add_fields = NotificationAdminForm.Meta.fields
 
     @admin.display(description=_("title"), ordering="title")
@@ -107,6 +135,16 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description=_("read"), boolean=True, ordering="read_at")
     def is_read(self, obj: Notification) -> bool:
         return obj.read_at is not None
+
+    @admin.display(description=_("box"))
+    def box(self, obj: Notification) -> str:
+        if obj.archived_at is not None:
+            return str(_("Archived"))
+        if obj.snoozed_until is not None:
+            return _("Snoozed until %(time)s") % {
+                "time": date_format(timezone.localtime(obj.snoozed_until), "DATETIME_FORMAT")
+            }
+        return str(_("Inbox"))
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         username = get_user_model().USERNAME_FIELD
@@ -146,6 +184,30 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description=_("Mark selected notifications as unread"), permissions=["change"])
     def mark_unread(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         self.message_user(request, _marked(_per_recipient(queryset, api.mark_unread), read=False))
+
+    @admin.action(description=_("Archive selected notifications"), permissions=["change"])
+    def archive(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        n = _per_recipient(queryset, api.archive)
+        self.message_user(
+            request,
+            ngettext("Archived %(count)d notification.", "Archived %(count)d notifications.", n)
+            % {"count": n},
+        )
+
+    @admin.action(
+        description=_("Move selected notifications back to the inbox"), permissions=["change"]
+    )
+    def unarchive(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        n = _per_recipient(queryset, api.unarchive)
+        self.message_user(
+            request,
+            ngettext(
+                "Moved %(count)d notification back to the inbox.",
+                "Moved %(count)d notifications back to the inbox.",
+                n,
+            )
+            % {"count": n},
+        )
 
     # Broadcast.
 

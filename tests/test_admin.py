@@ -8,6 +8,7 @@ import re
 import time
 import tracemalloc
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from django.contrib.admin import AdminSite
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import Client, TestCase
+from django.utils import timezone
 
 from notifications import api, delivery, notify, protocol
 from notifications.admin import add_user_actions, send_notification
@@ -145,6 +147,56 @@ def test_mark_read_and_unread_actions(
         "unseen_count": 0,
     }
     counts_are_exact()
+
+
+def test_archive_and_unarchive_actions_keep_counts_exact_and_reach_the_sockets(
+    admin_client: Client, alice: Any, bob: Any, sent: list[Any]
+) -> None:
+    a = notify(alice, "x", title="a1") + notify(alice, "x", title="a2")
+    b = notify(bob, "x", title="b1")
+    with committed():
+        response = action(admin_client, CHANGELIST, "archive", [a[0].pk, b[0].pk])
+    assert "Archived 2 notifications." in response.content.decode()
+    assert (api.unread_count(alice), api.unread_count(bob)) == (1, 0)
+    assert frames(sent, alice)[-1] == {
+        "type": "archived",
+        "ids": [a[0].pk],
+        "unread_count": 1,
+        "unseen_count": 1,
+    }
+    counts_are_exact()
+
+    with committed():
+        response = action(admin_client, CHANGELIST, "unarchive", [a[0].pk])
+    assert "Moved 1 notification back to the inbox." in response.content.decode()
+    assert api.unread_count(alice) == 2
+    frame = frames(sent, alice)[-1]
+    assert (frame["type"], frame["ids"], frame["unread_count"]) == ("unarchived", [a[0].pk], 2)
+    counts_are_exact()
+
+
+def test_the_list_shows_and_filters_each_notifications_box_and_events(
+    admin_client: Client, alice: Any
+) -> None:
+    [archived] = notify(alice, "x", title="archived")
+    [snoozed] = notify(alice, "x", title="snoozed")
+    notify(alice, "x", title="grouped", group_key="g")
+    notify(alice, "x", title="grouped", group_key="g")
+    api.archive(alice, [archived.pk])
+    api.snooze(alice, [snoozed.pk], timezone.now() + timedelta(hours=1))
+
+    def titles(query: str) -> set[str]:
+        response = admin_client.get(CHANGELIST + query)
+        assert response.status_code == 200
+        return {n.title for n in response.context["cl"].result_list}
+
+    assert titles("?box=inbox") == {"grouped"}
+    assert titles("?box=archived") == {"archived"}
+    assert titles("?box=snoozed") == {"snoozed"}
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert "column-box" in page and "column-group_count" in page
+    assert "Archived" in page and "Snoozed until" in page and "Inbox" in page
+    assert '<td class="field-group_count">2</td>' in page
 
 
 def test_mark_read_twice_changes_nothing(admin_client: Client, alice: Any) -> None:
