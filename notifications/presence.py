@@ -20,6 +20,7 @@ SUM away: ``elsewhere()`` and ``admit()``.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
@@ -50,6 +51,8 @@ EXPIRY = 180.0
 RETRY = 5.0
 #: Seconds the writer waits after a change for others to write with it (a storm of connects).
 GATHER = 0.05
+#: Most seconds an exit waits for a write in progress before it deletes the process's rows.
+EXIT_WAIT = 5.0
 
 
 class _Counts:
@@ -62,6 +65,8 @@ class _Counts:
         self.dirty: set[Any] = set()
         self.wake = threading.Event()
         self.writer: int | None = None  # the pid whose writer thread runs
+        self.exiting = False  # set at exit: the rows are deleted, nothing is written again
+        self.writing = threading.Lock()  # held by a flush's write and by the delete at exit
 
 
 _state = _Counts()
@@ -148,6 +153,7 @@ def _change(user_pk: Any, delta: int) -> int:
         start = state.writer != os.getpid()
         state.writer = os.getpid()
     if start:
+        atexit.register(_forget, state)
         threading.Thread(
             target=_write_forever, args=(state,), name="notifications-presence", daemon=True
         ).start()
@@ -159,27 +165,30 @@ def flush(state: _Counts | None = None) -> None:
     """Write the counts that changed since the last flush (the writer thread calls it): one
     transaction, a DELETE for the users with no socket left and one upsert for the others."""
     state = state or _state
-    with state.lock:
-        counts = {pk: state.sockets.get(pk, 0) for pk in state.dirty}
-        state.dirty.clear()
-    if not counts:
-        return
-    try:
-        try:
-            with transaction.atomic():
-                _write(counts)
-        except IntegrityError:
-            # A user was deleted while a socket of theirs was open: the others, one at a time.
-            for user_pk, count in counts.items():
-                try:
-                    with transaction.atomic():
-                        _write({user_pk: count})
-                except IntegrityError:
-                    logger.info("Presence of user %s not recorded: the user is gone.", user_pk)
-    except Exception:
+    with state.writing:
         with state.lock:
-            state.dirty.update(counts)  # written on the next wake-up or heartbeat
-        raise
+            counts = {pk: state.sockets.get(pk, 0) for pk in state.dirty}
+            state.dirty.clear()
+            if state.exiting:
+                return
+        if not counts:
+            return
+        try:
+            try:
+                with transaction.atomic():
+                    _write(counts)
+            except IntegrityError:
+                # A user was deleted while a socket of theirs was open: the others, one at a time.
+                for user_pk, count in counts.items():
+                    try:
+                        with transaction.atomic():
+                            _write({user_pk: count})
+                    except IntegrityError:
+                        logger.info("Presence of user %s not recorded: the user is gone.", user_pk)
+        except Exception:
+            with state.lock:
+                state.dirty.update(counts)  # written on the next wake-up or heartbeat
+            raise
 
 
 def _write(counts: dict[Any, int]) -> None:
@@ -200,6 +209,30 @@ def _write(counts: dict[Any, int]) -> None:
             unique_fields=["process", "user"],
             update_fields=["sockets", "heartbeat"],
         )
+
+
+def _forget(state: _Counts) -> None:
+    """At this process's exit, delete its rows: its users stop counting as online at once, not
+    EXPIRY seconds later (Web Push would skip them meanwhile)."""
+    if state.writer != os.getpid():
+        return  # a forked child: the rows are its parent's
+    # A write in progress ends first, so that it cannot put rows back after the delete; one that
+    # hangs (the database down) does not hold the exit up for long.
+    held = state.writing.acquire(timeout=EXIT_WAIT)
+    with state.lock:
+        state.exiting = True
+    try:
+        Presence.objects.filter(process=process_id()).delete()
+    except Exception as exc:
+        logger.warning(
+            "Could not delete this process's presence at exit (%s: %s); it expires in %s s.",
+            type(exc).__name__,
+            exc,
+            EXPIRY,
+        )
+    finally:
+        if held:
+            state.writing.release()
 
 
 def beat(state: _Counts | None = None) -> None:

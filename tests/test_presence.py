@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -213,3 +214,33 @@ def test_a_socket_on_daphne_is_seen_from_this_process(daphne: Any) -> None:
         row = Presence.objects.get()
         assert row.process != presence.process_id() and row.sockets == 1
     wait_until(lambda: presence.online([alice.pk]) == set())
+
+
+@pytest.mark.redis
+def test_a_daphne_stopped_by_sigterm_takes_its_users_offline_at_once(daphne: Any) -> None:
+    # daphne's SIGTERM cancels the consumers without disconnect(); the rows go at exit, so Web Push
+    # reaches these users at once after a deploy's restart instead of EXPIRY seconds later.
+    alice = make_user("alice")
+    with servers.ws_connect(daphne, daphne.login("alice", "alice")) as ws:
+        servers.recv_json(ws)
+        wait_until(lambda: presence.online([alice.pk]) == {alice.pk})
+        daphne.process.send_signal(signal.SIGTERM)
+        daphne.process.wait(30)
+    assert presence.online([alice.pk]) == set()
+    assert not Presence.objects.exists()
+    servers.assert_clean_log(daphne)
+
+
+def test_a_process_exiting_writes_nothing_after_it_deleted_its_rows() -> None:
+    alice = make_user("alice")
+    state = presence._Counts()
+    state.writer = presence.os.getpid()
+    state.sockets[alice.pk] = 1
+    state.dirty.add(alice.pk)
+    presence.flush(state)
+    assert presence.online([alice.pk]) == {alice.pk}
+    presence._forget(state)
+    assert presence.online([alice.pk]) == set()
+    state.dirty.add(alice.pk)  # a change that arrives after the exit began
+    presence.flush(state)
+    assert not Presence.objects.exists()
