@@ -134,11 +134,17 @@ class NotificationConsumer(ClientFrames, LayerMembership, AsyncWebsocketConsumer
         self.ready = False
         self.queue.clear()
         self.queued_bytes = 0
-        for task in (self.drainer, self.refresher):
+        refresher = self.refresher
+        for task in (self.drainer, refresher):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         if self.channel_layer is not None and hasattr(self, "group") and not self.left:
             self.left = True
+            if refresher is not None and refresher is not asyncio.current_task():
+                # A re-join in flight would reach Redis after the discard, and keep the channel.
+                await asyncio.wait({refresher}, timeout=CANCEL_GRACE)
+                if not refresher.done():
+                    reap(refresher)
             # A dead channel left in the group makes the layer queue the user's messages for it.
             try:
                 await self._on_layer("group_discard")

@@ -224,7 +224,9 @@ def _forget(state: _Counts) -> None:
     try:
         Presence.objects.filter(process=process_id()).delete()
     except Exception as exc:
-        logger.warning(
+        # Nothing to act on (the database is gone or down at exit): the rows expire as a killed
+        # process's do.
+        logger.info(
             "Could not delete this process's presence at exit (%s: %s); it expires in %s s.",
             type(exc).__name__,
             exc,

@@ -276,7 +276,8 @@ def daphne_server(
                 process.wait(5)
             print(f"daphne on port {port} did not stop on SIGTERM; stacks in {log_path}")
         else:
-            log_path.unlink(missing_ok=True)
+            if not os.environ.get("NOTIFICATIONS_TEST_KEEP_LOGS"):  # set it to read them after
+                log_path.unlink(missing_ok=True)
 
 
 def manage(

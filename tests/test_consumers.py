@@ -909,3 +909,40 @@ async def test_a_crashed_socket_returns_although_its_layer_receive_holds_on(
     await asyncio.sleep(max(LAYER_RETRY_DELAY, 2 * CANCEL_GRACE) + 0.5)
     assert StubbornLayer.in_flight == 0  # asked again, the receive ended
     assert StubbornLayer.receives == receives  # and no loop of ours started another
+
+
+class RejoinInFlightLayer(InMemoryChannelLayer):  # type: ignore[misc]
+    """A re-join (every group_add after the first) is a command already on its way to Redis:
+    cancelling the task that awaits it does not stop it from landing."""
+
+    adds = 0
+    rejoining: asyncio.Event
+
+    async def group_add(self, group: str, channel: str) -> None:
+        cls = type(self)
+        cls.adds += 1
+        if cls.adds == 1:
+            await super().group_add(group, channel)
+            return
+        cls.rejoining.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            await super().group_add(group, channel)
+
+
+async def test_a_socket_ends_out_of_its_group_although_a_rejoin_was_on_its_way(
+    settings: Any,
+) -> None:
+    # The refresher re-joins the group now and then; a socket that ends during a re-join must leave
+    # after it lands, or the layer keeps queueing the user's messages for a channel nobody reads.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.RejoinInFlightLayer"}}
+    settings.NOTIFICATIONS = {"GROUP_REFRESH_INTERVAL": 0.05}
+    RejoinInFlightLayer.adds = 0
+    RejoinInFlightLayer.rejoining = asyncio.Event()
+    alice = await auser("alice")
+    socket, _ = await connect(application, alice)
+    await asyncio.wait_for(RejoinInFlightLayer.rejoining.wait(), 5)
+    await socket.disconnect()
+    layer = get_channel_layer()
+    assert not layer.groups.get(protocol.user_group(alice.pk))
