@@ -110,7 +110,7 @@ def check(refs: Iterable[SessionRef]) -> dict[SessionRef, str]:
         data = sessions.get(ref.key)
         if data is None:
             user = gone.get(ref.user_pk)
-            if user is None or not _may_log_in(user, None):
+            if user is None or not getattr(user, "is_active", True):
                 verdicts[ref] = ENDED
             else:
                 verdicts[ref] = ENDED if _hash_matches(ref.auth_hash, user) else CHANGED
@@ -167,16 +167,16 @@ def _session_users(sessions: Iterable[dict[str, Any]]) -> dict[tuple[str, str], 
         for data in sessions
         if SESSION_KEY in data and data.get(BACKEND_SESSION_KEY) in settings.AUTHENTICATION_BACKENDS
     }
-    backends = {path: load_backend(path) for _, path in wanted}
-    loaded = _load_users(
-        {pk for pk, path in wanted if type(backends[path]).get_user is ModelBackend.get_user}
-    )
+    backends: dict[str, Any] = {path: load_backend(path) for _, path in wanted}
+    by_model = {path for path, b in backends.items() if type(b).get_user is ModelBackend.get_user}
+    loaded = _load_users({pk for pk, path in wanted if path in by_model})
     users: dict[tuple[str, str], Any] = {}
     for pk, path in wanted:
         backend = backends[path]
-        if type(backend).get_user is ModelBackend.get_user:
+        if path in by_model:
+            # ModelBackend.get_user(): the user by pk, if user_can_authenticate() (the backend's).
             user = loaded.get(pk)
-            if user is not None and not _may_log_in(user, path):
+            if user is not None and not backend.user_can_authenticate(user):
                 user = None
         else:
             user = _ask(backend, pk)
@@ -206,17 +206,6 @@ def _load_users(pks: set[str]) -> dict[str, Any]:
         for user in model._default_manager.filter(pk__in=values[start : start + CHUNK]):
             users[str(user.pk)] = user
     return users
-
-
-def _may_log_in(user: Any, backend_path: Any) -> bool:
-    if backend_path is not None:
-        if backend_path not in settings.AUTHENTICATION_BACKENDS:
-            return False
-        backend = load_backend(backend_path)
-        can_authenticate = getattr(backend, "user_can_authenticate", None)
-        if can_authenticate is not None:
-            return bool(can_authenticate(user))
-    return bool(getattr(user, "is_active", True))
 
 
 def _hash_matches(session_hash: str, user: Any) -> bool:
