@@ -11,9 +11,10 @@ costs no query of its own: the consumer counts in memory (the cap's count of the
 other processes, ``elsewhere()``, rides on the connect's one trip to the database), and one writer
 thread per process writes the changed counts right after, together (a storm of connects becomes a few
 transactions of two statements, off the consumers' database thread), plus one UPDATE per serving
-process every ``HEARTBEAT`` seconds. A process killed without running
-``disconnect()`` (daphne on SIGTERM, a crash) leaves rows whose heartbeat stops: after ``EXPIRY``
-seconds they no longer count, and the next heartbeat of any serving process deletes them. Counts per
+process every ``HEARTBEAT`` seconds. A process that exits cleanly deletes its rows (daphne on
+SIGTERM cancels its consumers without ``disconnect()``); one killed or crashed leaves rows whose
+heartbeat stops: after ``EXPIRY`` seconds they no longer count, and the next heartbeat of any serving
+process deletes them. Counts per
 process and user make the cap on sockets per user across processes (``MAX_CONNECTIONS_PER_USER``) a
 SUM away: ``elsewhere()`` and ``admit()``.
 """
