@@ -84,8 +84,7 @@ def insert(user_pks: Sequence[Any], columns: dict[str, Any], using: str) -> list
             cursor.execute(sql.upsert(), user_params)
         else:
             sql.advance_without_upsert(cursor, user_pks, user_params, using)
-        new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({sql.users()})"
-        cursor.execute(sql.insert_notifications(_shared(), new_rows), values + user_params)
+        cursor.execute(sql.insert_notifications(_shared(), sql.advanced()), values + user_params)
         if sql.returning:
             return _created(cursor.fetchall(), template, using, push)
     # The inbox rows are locked: each user's newest seq is the row just inserted.
@@ -116,8 +115,7 @@ def _statements(using: str, count: int, wanted: str, push: bool) -> tuple[str | 
             None,
             f"WITH {sql.NEW} AS ({sql.upsert()}) {sql.insert_notifications(_shared(), sql.NEW)}",
         )
-    new_rows = f"{sql.inbox_table} WHERE {sql.user_id} IN ({sql.users()})"
-    return sql.upsert(), sql.insert_notifications(_shared(), new_rows)
+    return sql.upsert(), sql.insert_notifications(_shared(), sql.advanced())
 
 
 def _created(
@@ -269,6 +267,10 @@ class _Sql:
             f"SELECT {', '.join([self.user_pk, *extra])} FROM {self.user_table} "  # noqa: S608
             f"WHERE {self.user_pk} IN ({self.in_users}) AND {self.wanted}"
         )
+
+    def advanced(self) -> str:
+        """The recipients' inbox rows, their seq just advanced (new rows for insert_notifications)."""
+        return f"{self.inbox_table} WHERE {self.user_id} IN ({self.users()})"
 
     def _new_inboxes(self, seq: int, unread: int, prefix: str) -> str:
         return (
