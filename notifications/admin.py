@@ -36,6 +36,7 @@ from notifications.conf import app_settings
 from notifications.exceptions import NotificationNotFound
 from notifications.forms import BroadcastForm, NotificationAdminForm, SendNotificationForm
 from notifications.models import Notification, PushSubscription
+from notifications.views.pages import ARCHIVED, UNARCHIVED
 
 BROADCAST_PERMISSION = "notifications.broadcast_notification"
 ADD_PERMISSION = "notifications.add_notification"
@@ -187,27 +188,13 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description=_("Archive selected notifications"), permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        n = _per_recipient(queryset, api.archive)
-        self.message_user(
-            request,
-            ngettext("Archived %(count)d notification.", "Archived %(count)d notifications.", n)
-            % {"count": n},
-        )
+        self.message_user(request, ARCHIVED % {"count": _per_recipient(queryset, api.archive)})
 
     @admin.action(
         description=_("Move selected notifications back to the inbox"), permissions=["change"]
     )
     def unarchive(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        n = _per_recipient(queryset, api.unarchive)
-        self.message_user(
-            request,
-            ngettext(
-                "Moved %(count)d notification back to the inbox.",
-                "Moved %(count)d notifications back to the inbox.",
-                n,
-            )
-            % {"count": n},
-        )
+        self.message_user(request, UNARCHIVED % {"count": _per_recipient(queryset, api.unarchive)})
 
     # Broadcast.
 

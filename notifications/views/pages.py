@@ -126,18 +126,23 @@ page_delete = _form_post(
     ngettext_lazy("Deleted %(count)d notification.", "Deleted %(count)d notifications.", "count"),
     "Form post: delete the `ids`, then go back.",
 )
+#: Also the admin's actions' messages.
+ARCHIVED = ngettext_lazy(
+    "Archived %(count)d notification.", "Archived %(count)d notifications.", "count"
+)
+UNARCHIVED = ngettext_lazy(
+    "Moved %(count)d notification back to the inbox.",
+    "Moved %(count)d notifications back to the inbox.",
+    "count",
+)
 page_archive = _form_post(
     lambda request: api.archive(request.user, ids(request)),
-    ngettext_lazy("Archived %(count)d notification.", "Archived %(count)d notifications.", "count"),
+    ARCHIVED,
     "Form post: archive the `ids`, then go back.",
 )
 page_unarchive = _form_post(
     lambda request: api.unarchive(request.user, ids(request)),
-    ngettext_lazy(
-        "Moved %(count)d notification back to the inbox.",
-        "Moved %(count)d notifications back to the inbox.",
-        "count",
-    ),
+    UNARCHIVED,
     "Form post: bring the `ids` back to the inbox, then go back.",
 )
 page_snooze = _form_post(
