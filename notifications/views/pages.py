@@ -75,14 +75,24 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-def _form_post(change: Callable[[HttpRequest], list[int]], done: Promise, doc: str) -> Any:
-    """A view for a form post that makes `change`, says `done` (by count), then goes back."""
+def _ids_args(request: HttpRequest) -> tuple[Any, ...]:
+    return (ids(request),)
+
+
+def _form_post(
+    verb: Callable[..., list[int]],
+    done: Promise,
+    doc: str,
+    args: Callable[[HttpRequest], tuple[Any, ...]] = _ids_args,
+) -> Any:
+    """A view for a form post: `verb(request.user, *args(request))`, says `done` (by count), then
+    goes back."""
 
     @login_required
     @require_POST
     def view(request: HttpRequest) -> HttpResponse:
         try:
-            changed = change(request)
+            changed = verb(request.user, *args(request))
         except NotificationNotFound:
             messages.error(
                 request,
@@ -104,28 +114,6 @@ def _form_post(change: Callable[[HttpRequest], list[int]], done: Promise, doc: s
 _MARKED_READ = ngettext_lazy(
     "Marked %(count)d notification as read.", "Marked %(count)d notifications as read.", "count"
 )
-page_mark_read = _form_post(
-    lambda request: api.mark_read(request.user, ids(request)),
-    _MARKED_READ,
-    "Form post: mark the `ids` read, then go back.",
-)
-page_mark_seen = _form_post(
-    lambda request: api.mark_seen(request.user, ids(request)),
-    ngettext_lazy(
-        "Marked %(count)d notification as seen.", "Marked %(count)d notifications as seen.", "count"
-    ),
-    "Form post: mark the `ids` seen (those the page showed), then go back.",
-)
-page_mark_all_read = _form_post(
-    lambda request: api.mark_all_read(request.user),
-    _MARKED_READ,
-    "Form post: mark everything read, then go back.",
-)
-page_delete = _form_post(
-    lambda request: api.delete(request.user, ids(request)),
-    ngettext_lazy("Deleted %(count)d notification.", "Deleted %(count)d notifications.", "count"),
-    "Form post: delete the `ids`, then go back.",
-)
 #: Also the admin's actions' messages.
 ARCHIVED = ngettext_lazy(
     "Archived %(count)d notification.", "Archived %(count)d notifications.", "count"
@@ -135,18 +123,27 @@ UNARCHIVED = ngettext_lazy(
     "Moved %(count)d notifications back to the inbox.",
     "count",
 )
-page_archive = _form_post(
-    lambda request: api.archive(request.user, ids(request)),
-    ARCHIVED,
-    "Form post: archive the `ids`, then go back.",
+page_mark_read = _form_post(api.mark_read, _MARKED_READ, "Form post: mark the `ids` read.")
+page_mark_seen = _form_post(
+    api.mark_seen,
+    ngettext_lazy(
+        "Marked %(count)d notification as seen.", "Marked %(count)d notifications as seen.", "count"
+    ),
+    "Form post: mark the `ids` seen (those the page showed).",
 )
-page_unarchive = _form_post(
-    lambda request: api.unarchive(request.user, ids(request)),
-    UNARCHIVED,
-    "Form post: bring the `ids` back to the inbox, then go back.",
+page_mark_all_read = _form_post(
+    api.mark_all_read, _MARKED_READ, "Form post: mark everything read.", args=lambda request: ()
 )
+page_delete = _form_post(
+    api.delete,
+    ngettext_lazy("Deleted %(count)d notification.", "Deleted %(count)d notifications.", "count"),
+    "Form post: delete the `ids`.",
+)
+page_archive = _form_post(api.archive, ARCHIVED, "Form post: archive the `ids`.")
+page_unarchive = _form_post(api.unarchive, UNARCHIVED, "Form post: bring the `ids` to the inbox.")
 page_snooze = _form_post(
-    lambda request: api.snooze(request.user, ids(request), snooze_time(request)),
+    api.snooze,
     ngettext_lazy("Snoozed %(count)d notification.", "Snoozed %(count)d notifications.", "count"),
-    "Form post: snooze the `ids` until the `preset` (in the current time zone), then go back.",
+    "Form post: snooze the `ids` until the `preset` (in the current time zone).",
+    args=lambda request: (ids(request), snooze_time(request)),
 )
