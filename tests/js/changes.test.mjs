@@ -106,3 +106,27 @@ describe("changes with a socket", () => {
     assert.ok(requests[0].url.endsWith("/mark-read/"));
   });
 });
+
+describe("the page controls' actions", () => {
+  it("make the change their data-notifications-action names, and nothing for another", async () => {
+    const client = fakeClient({ socketOpen: true });
+    await client.act("archive", [1]);
+    await client.act("unarchive", [2], "");
+    await client.act("snooze", [3], "next_week");
+    await client.act("delete", [4]);
+    await client.act("mark-read", [5]);
+    await client.act("mark-seen", [6]);
+    await client.act("mark-all-read", [7]);
+    assert.deepEqual(client.sent.map(({ tz, ...frame }) => frame), [
+      { type: "archive", ids: [1] },
+      { type: "unarchive", ids: [2] },
+      { type: "snooze", ids: [3], preset: "next_week" },
+      { type: "delete", ids: [4] },
+      { type: "mark_read", ids: [5] },
+      { type: "mark_seen", ids: [6] },
+      { type: "mark_all_read" },
+    ]);
+    for (const action of ["bogus", "toString", undefined, ""]) assert.equal(client.act(action, [1]), null, action);
+    assert.equal(client.sent.length, 7);
+  });
+});

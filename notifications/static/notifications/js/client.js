@@ -33,6 +33,21 @@ function widget(make) {
 }
 
 /**
+ * What each `data-notifications-action` of the page's controls asks for (the list page's forms, the
+ * bell's items' buttons): one of the client's changes.
+ * @type {Record<string, (client: NotificationsClient, ids: number[], preset: string) => Promise<void>>}
+ */
+const ACTIONS = {
+  "mark-read": (client, ids) => client.markRead(ids),
+  "mark-seen": (client, ids) => client.markSeen(ids),
+  "mark-all-read": (client) => client.markAllRead(),
+  delete: (client, ids) => client.remove(ids),
+  archive: (client, ids) => client.archive(ids),
+  unarchive: (client, ids) => client.unarchive(ids),
+  snooze: (client, ids, preset) => client.snooze(ids, preset),
+};
+
+/**
  * One page's client: the store, the UI, and either the WebSocket (leader tab) or the relay (other tabs).
  */
 export class NotificationsClient {
@@ -271,6 +286,17 @@ export class NotificationsClient {
           ? { type: "snooze", ids: list, preset: when, tz: browserTimeZone() }
           : { type: "snooze", ids: list, until: String(when) };
     return this.change(frame);
+  }
+
+  /**
+   * Makes the change a control's `data-notifications-action` names.
+   * @param {string | undefined} action
+   * @param {number[]} ids
+   * @param {string} [preset] for "snooze": the value of the button pressed
+   * @returns {Promise<void> | null} null for no action the client knows
+   */
+  act(action, ids, preset = "") {
+    return action && Object.hasOwn(ACTIONS, action) ? ACTIONS[action](this, ids, preset) : null;
   }
 
   /**

@@ -27,17 +27,10 @@ export class ListPage {
       if (input instanceof HTMLInputElement) input.value = browserTimeZone();
     }
     const ids = normalizeIds(Array.from(form.querySelectorAll('input[name="ids"]'), (input) => input.value));
-    let pending;
-    if (action === "mark-read") pending = this.client.markRead(ids);
-    else if (action === "mark-seen") pending = this.client.markSeen(ids).then(() => { form.hidden = true; });
-    else if (action === "mark-all-read") pending = this.client.markAllRead();
-    else if (action === "delete") pending = this.client.remove(ids);
-    else if (action === "archive") pending = this.client.archive(ids);
-    else if (action === "unarchive") pending = this.client.unarchive(ids);
-    else if (action === "snooze") {
-      const preset = event.submitter instanceof HTMLButtonElement ? event.submitter.value : "";
-      pending = this.client.snooze(ids, preset);
-    } else return;
+    const preset = event.submitter instanceof HTMLButtonElement ? event.submitter.value : "";
+    let pending = this.client.act(action, ids, preset);
+    if (!pending) return;
+    if (action === "mark-seen") pending = pending.then(() => { form.hidden = true; });
     event.preventDefault();
     // If the live path fails, fall back to the plain form post.
     pending.catch(() => form.submit());
