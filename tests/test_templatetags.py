@@ -14,6 +14,7 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from notifications import api, notify
+from notifications.protocol import SNOOZE_PRESETS
 from notifications.templatetags.notifications import (
     notification_age,
     notification_badge,
@@ -123,6 +124,22 @@ def test_a_rendered_item_and_the_template_the_client_fills_are_one_markup(alice:
     )
     assert hooks(item) == hooks(template)
     assert "data-notifications-link" in item and 'href="/x/"' in item
+
+
+def test_the_bell_and_the_list_page_offer_the_protocols_snooze_presets(alice: Any) -> None:
+    notify(alice, "x", title="Ann & <b>")
+    bell = render("{% notifications_bell %}", user=alice)
+    client = Client()
+    client.force_login(alice)
+    page = client.get("/notifications/").content.decode()
+    entry = between(page, '<li class="notifications-entry', "</li>")
+    item = between(bell, '<li class="notifications-item', "</li>")
+    for html, prefix in ((item, "notifications-item"), (entry, "notifications-entry")):
+        presets = re.findall(rf'name="preset" value="(\w+)" class="{prefix}__button"', html)
+        assert presets == list(SNOOZE_PRESETS)
+        # Each button is named with the notification's title, escaped.
+        name = 'Snooze “<span data-notifications-field="title">Ann &amp; &lt;b&gt;</span>”:'
+        assert html.count(name) == len(SNOOZE_PRESETS)
 
 
 def test_the_bell_and_the_list_page_carry_one_config(alice: Any) -> None:

@@ -1,8 +1,25 @@
-// The bell: badge, dropdown list, mark-read buttons and the desktop-notifications button.
+// The bell: badge, dropdown list, its items' buttons (mark read, archive, snooze) and the
+// desktop-notifications button.
 
 import { badgeText } from "./core.js";
 import { gettext, interpolate, ngettext } from "./i18n.js";
 import { cloneTemplate, renderNotification, requireTemplates } from "./render.js";
+
+/**
+ * Which item takes focus once the list is drawn again: the one that had it, else (it left the list:
+ * archived, snoozed, deleted) the next one still there, else the one before it; null for an empty list.
+ * @param {string[]} before the items' ids before, in order
+ * @param {string[]} after the items' ids now
+ * @param {string} id the item that had focus
+ * @returns {string | null}
+ */
+export function focusAfter(before, after, id) {
+  if (after.includes(id)) return id;
+  const at = before.indexOf(id);
+  const next = before.slice(at + 1).find((other) => after.includes(other));
+  const previous = before.slice(0, Math.max(at, 0)).findLast((other) => after.includes(other));
+  return next ?? previous ?? after[0] ?? null;
+}
 
 export class Bell {
   /**
@@ -139,6 +156,13 @@ export class Bell {
       this.client.markRead([id]).catch(() => {});
       return;
     }
+    // Archive and the snooze presets: the list page's actions, named the same way, on this one item.
+    const button = target?.closest("button");
+    const action = button?.closest("[data-notifications-action]");
+    if (button && action instanceof HTMLElement) {
+      this.client.act(action.dataset.notificationsAction, [id], button.value)?.catch(() => {});
+      return;
+    }
     if (target?.closest("a[href]") && item.classList.contains("is-unread")) {
       // The page is about to unload: send over HTTP with keepalive so the request outlives it.
       this.client.markRead([id], { keepalive: true }).catch(() => {});
@@ -166,23 +190,42 @@ export class Bell {
     if (hadFocus && this.markAll.disabled) this.keepFocus(null);
   }
 
+  /** @returns {string[]} the ids of the items shown, in order */
+  itemIds() {
+    return Array.from(this.items.children, (li) => li.getAttribute("data-notification-id") ?? "");
+  }
+
   /** @param {object[]} notifications newest first */
   renderList(notifications) {
     const active = document.activeElement;
     const hadFocus = active instanceof Element && this.dropdown.contains(active);
-    const focusedId = hadFocus ? active.closest("[data-notification-id]")?.getAttribute("data-notification-id") : null;
+    const focused = hadFocus ? active.closest("[data-notification-id]") : null;
+    const focusedId = focused?.getAttribute("data-notification-id");
+    // Which of its item's links and buttons had focus: the same one of the new copy takes it back.
+    const controls = focused ? Array.from(focused.querySelectorAll("a, button")) : [];
+    const control = controls.indexOf(/** @type {Element} */ (active));
+    const before = this.itemIds();
     this.items.replaceChildren(...notifications.map((n) => renderNotification("item", n)));
     this.empty.hidden = notifications.length > 0;
-    if (hadFocus) this.keepFocus(focusedId);
+    if (!hadFocus) return;
+    const next = focusedId ? focusAfter(before, this.itemIds(), focusedId) : null;
+    this.keepFocus(next, next === focusedId ? control : -1);
   }
 
   /**
-   * After a re-render removed the focused element (a "Mark read" button), focus what took its place.
-   * @param {string | null | undefined} itemId
+   * After a re-render removed the focused element, focus what took its place: the same button of the
+   * same item, else that item's link (its "Mark read" is gone once read), else the dropdown.
+   * @param {string | null} itemId
+   * @param {number} [control] the index of the button among its item's links and buttons
    */
-  keepFocus(itemId) {
+  keepFocus(itemId, control = -1) {
     if (!this.isOpen || this.dropdown.contains(document.activeElement)) return;
-    const item = itemId ? this.items.querySelector(`[data-notification-id="${CSS.escape(itemId)}"]`) : null;
+    const item = itemId ? this.items.querySelector(`:scope > [data-notification-id="${CSS.escape(itemId)}"]`) : null;
+    const same = item?.querySelectorAll("a, button")[control];
+    if (same instanceof HTMLButtonElement && !same.closest("[hidden]")) {
+      same.focus();
+      return;
+    }
     const index = item ? this.itemTargets().findIndex((target) => item.contains(target)) : -1;
     if (index < 0 || !this.focusItem(index)) this.dropdown.focus();
   }
