@@ -95,6 +95,33 @@ def test_text_is_escaped_and_unsafe_urls_are_not_links(client_alice: Client, ali
     assert 'href="/ok/"' in html
 
 
+def test_each_rows_buttons_are_named_with_its_title(client_alice: Client, alice: Any) -> None:
+    # A list of "Archive" buttons tells a screen reader nothing about which notification each is for.
+    notify(alice, "x", title="Old")
+    api.archive(alice, [Notification.objects.get(title="Old").pk])
+    notify(alice, "x", title="Ann & <b>")
+    title = '“<span data-notifications-field="title">{}</span>”'
+    names = {
+        "mark-read": f"Mark {title} as read",
+        "archive": f"Archive {title}",
+        "delete": f"Delete {title}",
+        "unarchive": f"Move {title} to the inbox",
+    }
+    inbox = client_alice.get("/notifications/").content.decode()
+    archived = client_alice.get("/notifications/?view=archived").content.decode()
+    for page, escaped, buttons in (
+        (inbox, "Ann &amp; &lt;b&gt;", ["mark-read", "archive", "delete"]),
+        (archived, "Old", ["mark-read", "unarchive", "delete"]),
+    ):
+        for button in buttons:
+            html = re.search(
+                rf'<button [^>]*notifications-entry__button--{button}">(.*?)</button>', page
+            )
+            assert html is not None, button
+            hidden = '<span class="notifications-visually-hidden">{}</span>'
+            assert hidden.format(names[button].format(escaped)) in html.group(1)
+
+
 def test_mark_read_form_redirects_back(client_alice: Client, alice: Any) -> None:
     n = notify(alice, "x", title="a")[0]
     notify(alice, "x", title="b")

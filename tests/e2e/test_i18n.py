@@ -31,11 +31,15 @@ def test_the_list_page_and_the_live_client_speak_french(login: Any, alice: Any) 
     entry.wait_for()
     # Cloned from the French templates, filled in by the client.
     assert entry.locator(".notifications-entry__time").text_content() == "maintenant"
-    assert (
-        entry.locator(".notifications-entry__button--mark-read").text_content()
-        == "Marquer comme lue"
-    )
-    assert entry.locator(".notifications-entry__button--delete").text_content() == "Supprimer"
+    # Each button shows its short label and is named with the notification's title.
+    for button, label, name in (
+        ("mark-read", "Marquer comme lue", "Marquer « Déploiement » comme lue"),
+        ("archive", "Archiver", "Archiver « Déploiement »"),
+        ("delete", "Supprimer", "Supprimer « Déploiement »"),
+    ):
+        shown = entry.locator(f".notifications-entry__button--{button} [aria-hidden=true]")
+        assert shown.text_content() == label
+        assert entry.get_by_role("button", name=name, exact=True).count() == 1
     toast = page.locator(".notifications-toast")
     toast.wait_for()
     assert toast.locator("[data-notifications-dismiss]").get_attribute("aria-label") == "Fermer"
