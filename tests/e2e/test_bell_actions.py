@@ -61,6 +61,8 @@ def test_archive_and_snooze_from_the_bell_leave_every_tab(login: Any, alice: Any
     wait_until(lambda: Notification.objects.get(pk=newer.pk).archived_at is not None)
     assert item(tab_b, older.pk).is_visible()
 
+    # The presets are behind the item's Snooze disclosure.
+    tab_a.click(f'[data-notification-id="{older.pk}"] .notifications-item__snooze > summary')
     tab_a.get_by_role("button", name="Snooze “older”: Tomorrow", exact=True).click()
     for tab in (tab_a, tab_b):
         item(tab, older.pk).wait_for(state="detached")
@@ -90,10 +92,14 @@ def test_keyboard_alone_archives_and_snoozes_and_focus_moves_on(login: Any, alic
     wait_focused(page, "Second: link")  # the next item, where the archived one was
     wait_badge(other, "2")
 
-    for _ in range(4):  # Mark read, Archive, 1 hour, Tomorrow
+    for _ in range(3):  # Mark read, Archive, Snooze
         page.keyboard.press("Tab")
+    wait_focused(page, "Second: Snooze “Second”")
+    page.keyboard.press("Enter")  # opens the presets
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # 1 hour, Tomorrow
     wait_focused(page, "Second: Snooze “Second”: Tomorrow")
-    # Another frame draws the list again meanwhile: focus stays on the same button.
+    # Another frame draws the list again meanwhile: the presets stay open, focus on the same button.
     notify(alice, "x", title="Fourth")
     page.locator("[data-notifications-items] > li").nth(2).wait_for()
     wait_focused(page, "Second: Snooze “Second”: Tomorrow")

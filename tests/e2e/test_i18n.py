@@ -57,6 +57,7 @@ def test_the_list_page_and_the_live_client_speak_french(login: Any, alice: Any) 
     item = page.locator("[data-notifications-items] > li").first
     assert item.get_by_role("button", name="Marquer « Encore » comme lue").count() == 1
     assert item.get_by_role("button", name="Archiver « Encore »", exact=True).count() == 1
+    item.locator(".notifications-item__snooze > summary").click()
     snooze = item.get_by_role("button", name="Mettre en attente « Encore » : Demain", exact=True)
     assert snooze.count() == 1
     assert page.locator("[data-notifications-mark-all]").text_content() == "Tout marquer comme lu"

@@ -21,6 +21,9 @@ export function focusAfter(before, after, id) {
   return next ?? previous ?? after[0] ?? null;
 }
 
+// What in an item can have focus: its link, its buttons, the Snooze disclosure's summary.
+const CONTROLS = "a, button, summary";
+
 export class Bell {
   /**
    * @param {HTMLElement} root the [data-notifications-bell] element
@@ -202,10 +205,15 @@ export class Bell {
     const focused = hadFocus ? active.closest("[data-notification-id]") : null;
     const focusedId = focused?.getAttribute("data-notification-id");
     // Which of its item's links and buttons had focus: the same one of the new copy takes it back.
-    const controls = focused ? Array.from(focused.querySelectorAll("a, button")) : [];
+    const controls = focused ? Array.from(focused.querySelectorAll(CONTROLS)) : [];
     const control = controls.indexOf(/** @type {Element} */ (active));
     const before = this.itemIds();
+    // The items whose Snooze presets are open stay open in their new copies.
+    const open = new Set(Array.from(this.items.querySelectorAll("details[open]"), (details) => details.closest("li")?.getAttribute("data-notification-id")));
     this.items.replaceChildren(...notifications.map((n) => renderNotification("item", n)));
+    for (const li of this.items.children) {
+      if (open.has(li.getAttribute("data-notification-id"))) li.querySelector("details")?.setAttribute("open", "");
+    }
     this.empty.hidden = notifications.length > 0;
     if (!hadFocus) return;
     const next = focusedId ? focusAfter(before, this.itemIds(), focusedId) : null;
@@ -216,13 +224,13 @@ export class Bell {
    * After a re-render removed the focused element, focus what took its place: the same button of the
    * same item, else that item's link (its "Mark read" is gone once read), else the dropdown.
    * @param {string | null} itemId
-   * @param {number} [control] the index of the button among its item's links and buttons
+   * @param {number} [control] the index of the control among its item's CONTROLS
    */
   keepFocus(itemId, control = -1) {
     if (!this.isOpen || this.dropdown.contains(document.activeElement)) return;
     const item = itemId ? this.items.querySelector(`:scope > [data-notification-id="${CSS.escape(itemId)}"]`) : null;
-    const same = item?.querySelectorAll("a, button")[control];
-    if (same instanceof HTMLButtonElement && !same.closest("[hidden]")) {
+    const same = item?.querySelectorAll(CONTROLS)[control];
+    if (same instanceof HTMLElement && same.tagName !== "A" && !same.closest("[hidden]")) {
       same.focus();
       return;
     }
