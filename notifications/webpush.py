@@ -1,15 +1,15 @@
 """Web Push messages: the payload a service worker gets, its read token, and sending one message.
 
-Sending (``push()``) needs the ``push`` extra (pywebpush); it is imported when first used. The tasks
-that call it, and the backend that queues them, are in ``notifications.backends.push``.
+Sending (``push()``, one attempt) needs the ``push`` extra (pywebpush); it is imported when first used.
+The tasks that call it and queue the retries are in ``notifications.push_tasks``; the backend that
+queues them is ``notifications.backends.push``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core import signing
 from django.db.models import F
@@ -83,50 +83,64 @@ def read_token_target(token: str) -> tuple[str, int]:
     return value[0], value[1]
 
 
-def push(subscription: PushSubscription, data: str, config: WebPushSettings) -> str:
-    """Send one encrypted message to one subscription; return "sent", "gone" or "failed".
+class Outcome(NamedTuple):
+    """What one attempt gave: "sent", "gone", "failed", or "retry" in ``delay`` seconds."""
 
-    404/410 (the browser unsubscribed) delete the subscription; 429, 5xx and network errors are tried
-    again up to MAX_ATTEMPTS times with a growing delay; every outcome is logged and counted.
+    result: str
+    delay: float = 0.0
+
+
+def push(
+    subscription: PushSubscription,
+    data: str,
+    config: WebPushSettings,
+    attempt: int,
+    *,
+    can_retry: bool,
+) -> Outcome:
+    """Make attempt number ``attempt`` to send one encrypted message to one subscription.
+
+    404/410 (the browser unsubscribed) delete the subscription. 429, 5xx and network errors give
+    "retry" with the delay to wait (RETRY_DELAY doubled per attempt, or the service's Retry-After)
+    while attempts remain and ``can_retry``: the caller queues the next attempt, nothing sleeps here.
+    Every final outcome is logged and counted once, whatever the attempt that reached it.
     """
     import requests
     from pywebpush import WebPushException, webpush
 
-    error = ""
-    for attempt in range(1, config.MAX_ATTEMPTS + 1):
-        status: int | None = None
-        retry_after: str | None = None
-        retryable = False
-        try:
-            webpush(
-                subscription.subscription_info(),
-                data,
-                vapid_private_key=config.VAPID_PRIVATE_KEY,
-                vapid_claims={"sub": config.SUBJECT},  # a new dict: webpush() adds aud and exp
-                ttl=config.TTL,
-                timeout=config.TIMEOUT,
-                headers={"Urgency": "normal"},
-            )
-        except WebPushException as exc:
-            status, retry_after = exc.status_code, exc.retry_after
-            error = f"HTTP {status}" if status is not None else str(exc.message)
-            retryable = status is not None and (status == 429 or status >= 500)
-        except requests.RequestException as exc:
-            error, retryable = f"{type(exc).__name__}: {exc}", True
-        except Exception as exc:  # a key the encryption refuses: trying again cannot help
-            error = f"{type(exc).__name__}: {exc}"
-        else:
-            PushSubscription.objects.filter(pk=subscription.pk).update(
-                success_count=F("success_count") + 1, last_success_at=timezone.now()
-            )
-            logger.info("Push delivered to subscription %s.", subscription.pk)
-            return "sent"
-        if status in (404, 410):
-            PushSubscription.objects.filter(pk=subscription.pk).delete()
-            logger.info("Push subscription %s is gone (HTTP %s): deleted.", subscription.pk, status)
-            return "gone"
-        if not retryable or attempt == config.MAX_ATTEMPTS:
-            break
+    status: int | None = None
+    retry_after: str | None = None
+    retryable = False
+    try:
+        webpush(
+            subscription.subscription_info(),
+            data,
+            vapid_private_key=config.VAPID_PRIVATE_KEY,
+            vapid_claims={"sub": config.SUBJECT},  # a new dict: webpush() adds aud and exp
+            ttl=config.TTL,
+            timeout=config.TIMEOUT,
+            headers={"Urgency": "normal"},
+        )
+    except WebPushException as exc:
+        status, retry_after = exc.status_code, exc.retry_after
+        error = f"HTTP {status}" if status is not None else str(exc.message)
+        retryable = status is not None and (status == 429 or status >= 500)
+    except requests.RequestException as exc:
+        error, retryable = f"{type(exc).__name__}: {exc}", True
+    except Exception as exc:  # a key the encryption refuses: trying again cannot help
+        error = f"{type(exc).__name__}: {exc}"
+    else:
+        PushSubscription.objects.filter(pk=subscription.pk).update(
+            success_count=F("success_count") + 1, last_success_at=timezone.now()
+        )
+        logger.info("Push delivered to subscription %s.", subscription.pk)
+        return Outcome("sent")
+    if status in (404, 410):
+        PushSubscription.objects.filter(pk=subscription.pk).delete()
+        logger.info("Push subscription %s is gone (HTTP %s): deleted.", subscription.pk, status)
+        return Outcome("gone")
+    more = retryable and attempt < config.MAX_ATTEMPTS
+    if more and can_retry:
         delay = _retry_delay(attempt, retry_after, config)
         logger.info(
             "Push to subscription %s failed (%s), attempt %d of %d; retrying in %.1f s.",
@@ -136,14 +150,22 @@ def push(subscription: PushSubscription, data: str, config: WebPushSettings) -> 
             config.MAX_ATTEMPTS,
             delay,
         )
-        time.sleep(delay)
+        return Outcome("retry", delay)
     PushSubscription.objects.filter(pk=subscription.pk).update(
         failure_count=F("failure_count") + 1,
         last_failure_at=timezone.now(),
         last_error=error[:255],
     )
-    logger.warning("Push to subscription %s failed: %s.", subscription.pk, error)
-    return "failed"
+    if more:
+        logger.warning(
+            "Push to subscription %s failed: %s; not retried: the TASKS backend cannot run a "
+            "task later (supports_defer, docs/push.md).",
+            subscription.pk,
+            error,
+        )
+    else:
+        logger.warning("Push to subscription %s failed: %s.", subscription.pk, error)
+    return Outcome("failed")
 
 
 def _retry_delay(attempt: int, retry_after: str | None, config: WebPushSettings) -> float:

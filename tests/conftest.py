@@ -8,6 +8,7 @@ Redis fails them instead.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import socket
 import subprocess
@@ -256,6 +257,25 @@ def client_a(alice: Any) -> Any:
     client = Client()
     client.force_login(alice)
     return client
+
+
+@pytest.fixture
+def finished_tasks() -> Iterator[queue.Queue[tuple[float, Any]]]:
+    """Each task of the tasks framework that finishes during the test, as it finishes:
+    (time.monotonic(), its TaskResult). Awaits what a background backend (ThreadBackend) runs."""
+    try:
+        from django.tasks.signals import task_finished
+    except ImportError:  # Django < 6
+        from django_tasks.signals import task_finished  # type: ignore[no-redef]
+
+    finished: queue.Queue[tuple[float, Any]] = queue.Queue()
+
+    def receiver(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        finished.put((time.monotonic(), task_result))
+
+    task_finished.connect(receiver, weak=False)
+    yield finished
+    task_finished.disconnect(receiver)
 
 
 @pytest.fixture

@@ -297,12 +297,18 @@ def test_the_admins_test_push_is_in_the_sites_language(
 ) -> None:
     from notifications import push_tasks
     from notifications.models import PushSubscription
+    from notifications.webpush import Outcome
     from tests.test_push_setup import GOOD
 
     settings.NOTIFICATIONS = {"WEB_PUSH": GOOD}
     settings.LANGUAGE_CODE = "fr"
-    sent: list[bytes] = []
-    monkeypatch.setattr(push_tasks, "push", lambda subscription, data, config: sent.append(data))
+    sent: list[str] = []
+
+    def push(subscription: Any, data: str, *args: Any, **kwargs: Any) -> Outcome:
+        sent.append(data)
+        return Outcome("sent")
+
+    monkeypatch.setattr(push_tasks, "push", push)
     subscription = PushSubscription.objects.create(
         user=alice, endpoint="https://push.example.com/x", p256dh="x", auth="y"
     )

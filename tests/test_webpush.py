@@ -1,5 +1,6 @@
 """Web Push end to end through a local push service that decrypts what it gets (tests/push_service.py):
-who gets a push, what it carries, retries, gone subscriptions, and that a hanging service blocks nothing."""
+who gets a push, what it carries, gone subscriptions, and that a hanging service blocks nothing.
+Retries: tests/test_push_retries.py."""
 
 from __future__ import annotations
 
@@ -294,76 +295,6 @@ def test_a_gone_subscription_is_deleted(
     assert service.requests == [("/push/alice", status)]
     assert not PushSubscription.objects.exists()
     assert f"is gone (HTTP {status}): deleted" in caplog.text
-
-
-@pytest.mark.parametrize("status", [429, 500, 503])
-def test_throttling_and_server_errors_are_retried(
-    web_push: dict[str, Any], service: LocalPushService, status: int
-) -> None:
-    alice = make_user("alice")
-    browser = subscribe(alice, service, "alice")
-    browser.statuses = [status, status]
-    notify(alice, "pinged", title="finally")
-    assert service.next_message().payload["title"] == "finally"
-    assert [s for _, s in service.requests] == [status, status, 201]
-    subscription = PushSubscription.objects.get()
-    assert (subscription.success_count, subscription.failure_count) == (1, 0)
-
-
-def test_retry_after_is_honoured(
-    web_push: dict[str, Any], service: LocalPushService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    waits: list[float] = []
-    monkeypatch.setattr("notifications.webpush.time.sleep", waits.append)
-    alice = make_user("alice")
-    browser = subscribe(alice, service, "alice")
-    browser.statuses = [429, 503]
-    browser.headers = {"Retry-After": "7"}
-    notify(alice, "pinged")
-    service.next_message()
-    assert waits == [7.0, 7.0]
-
-
-def test_a_service_that_keeps_failing_is_counted_and_logged(
-    web_push: dict[str, Any], service: LocalPushService, caplog: Any
-) -> None:
-    alice = make_user("alice")
-    browser = subscribe(alice, service, "alice")
-    browser.statuses = [500] * 10
-    with caplog.at_level(logging.INFO, logger="notifications.push"):
-        notify(alice, "pinged")
-    assert [s for _, s in service.requests] == [500, 500, 500]  # MAX_ATTEMPTS
-    subscription = PushSubscription.objects.get()
-    assert (subscription.success_count, subscription.failure_count) == (0, 1)
-    assert subscription.last_error == "HTTP 500"
-    assert subscription.last_failure_at is not None
-    assert "failed: HTTP 500" in caplog.text
-    assert "Traceback" not in caplog.text
-
-
-def test_a_refused_push_is_not_retried(web_push: dict[str, Any], service: LocalPushService) -> None:
-    alice = make_user("alice")
-    browser = subscribe(alice, service, "alice")
-    browser.statuses = [403]  # e.g. a VAPID key that is not the one the browser subscribed with
-    notify(alice, "pinged")
-    assert service.requests == [("/push/alice", 403)]
-    assert PushSubscription.objects.get().failure_count == 1
-
-
-def test_an_unreachable_service_is_retried_then_counted(web_push: dict[str, Any]) -> None:
-    from tests.servers import free_port
-
-    alice = make_user("alice")
-    PushSubscription.objects.create(
-        user=alice,
-        endpoint=f"http://127.0.0.1:{free_port()}/nobody",
-        p256dh=LocalPushService().browser("x").p256dh,
-        auth="AAAAAAAAAAAAAAAAAAAAAA",
-    )
-    notify(alice, "pinged")
-    subscription = PushSubscription.objects.get()
-    assert subscription.failure_count == 1
-    assert subscription.last_error.startswith("ConnectionError")
 
 
 def test_a_notification_read_before_its_push_is_sent_is_not_pushed(

@@ -17,7 +17,8 @@ WEB_PUSH_DEFAULTS: dict[str, Any] = {
     "TTL": 86400,
     # Attempts per subscription when a push service answers 429 or 5xx or cannot be reached ...
     "MAX_ATTEMPTS": 3,
-    # ... waiting RETRY_DELAY, then twice that, and so on (or the service's Retry-After, up to a minute).
+    # ... waiting RETRY_DELAY, then twice that, and so on (or the service's Retry-After, up to a minute):
+    # each retry is a task queued for later, with a TASKS backend that can defer (docs/push.md).
     "RETRY_DELAY": 1.0,
     # URL of the icon the browser shows beside each push ("": the browser's default).
     "ICON": "",
