@@ -228,9 +228,37 @@ def check_web_push(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
+def check_push_tasks(**kwargs: Any) -> list[CheckMessage]:
+    """W011: Web Push is on, but the push tasks' backend cannot run a task later (ImmediateBackend,
+    the default without TASKS): each push is sent inside the request and never retried."""
+    if _settings_broken() or app_settings.WEB_PUSH is None:
+        return []
+    if PUSH_BACKEND not in app_settings.BACKENDS:
+        return []
+    from notifications.push_tasks import push_to_subscription
+
+    backend = push_to_subscription.get_backend()
+    if backend.supports_defer:
+        return []
+    return [
+        Warning(
+            f"Web Push is on, but the tasks backend {type(backend).__name__} cannot "
+            "run a task later: each push is sent inside the request that created the "
+            "notification, and a failed push is not retried.",
+            hint=(
+                "Set TASKS to a backend that can defer: the database or Redis backend of the tasks "
+                "framework with its worker, or notifications.thread_tasks.ThreadBackend for a "
+                "single-process site. See docs/push.md."
+            ),
+            id="notifications.W011",
+        )
+    ]
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings)
     register(Tags.compatibility)(check_backends)
     register(Tags.compatibility)(check_web_push)
+    register(Tags.compatibility)(check_push_tasks)
     register(Tags.compatibility)(check_channel_layer)
     register(Tags.security, deploy=False)(check_security)

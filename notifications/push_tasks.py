@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from notifications.compat_tasks import default_task_backend, task
+from notifications.compat_tasks import task
 from notifications.conf import WebPushSettings, app_settings
 from notifications.models import Notification, PushSubscription
 from notifications.webpush import encode_payload, payload, push
@@ -87,7 +87,7 @@ def _attempt(
     # ImmediateBackend (the default without TASKS) runs tasks inside the request that called notify(): a retry
     # there would have to sleep in that request, up to a minute when a service sends Retry-After. It
     # gets one attempt instead, and the failure says why it was not retried (docs/push.md).
-    can_defer = default_task_backend.supports_defer
+    can_defer = push_to_subscription.get_backend().supports_defer
     outcome = push(subscription, data, config, attempt, can_retry=can_defer)
     if outcome.result == "retry":
         later = push_to_subscription.using(

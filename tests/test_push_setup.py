@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.core.checks import Tags, run_checks
 from django.core.management import call_command
 from django.template import Context, Template
 from django.test import Client, RequestFactory
@@ -98,6 +99,36 @@ def test_no_w010_when_push_is_configured_or_never_mentioned(settings: Any) -> No
     assert checks.check_web_push() == []
     settings.NOTIFICATIONS = {"WEB_PUSH": "broken"}
     assert checks.check_web_push() == []  # E004 reports it
+
+
+@pytest.mark.parametrize("tasks", ["default", "explicit"])
+def test_w011_when_push_is_on_and_the_tasks_backend_cannot_retry(settings: Any, tasks: str) -> None:
+    settings.NOTIFICATIONS = {"WEB_PUSH": GOOD}
+    if tasks == "explicit":
+        settings.TASKS = {"default": {"BACKEND": immediate_backend()}}
+    [warning] = checks.check_push_tasks()
+    assert warning.id == "notifications.W011"
+    assert "ImmediateBackend cannot run a task later" in warning.msg
+    assert "ThreadBackend" in warning.hint
+    assert warning in run_checks(tags=[Tags.compatibility])
+
+
+def test_no_w011_with_a_backend_that_defers_or_without_push(settings: Any) -> None:
+    settings.NOTIFICATIONS = {"WEB_PUSH": GOOD}
+    settings.TASKS = {"default": {"BACKEND": "notifications.thread_tasks.ThreadBackend"}}
+    assert checks.check_push_tasks() == []
+    del settings.TASKS
+    settings.NOTIFICATIONS = {}
+    assert checks.check_push_tasks() == []
+    backends = ["notifications.backends.live.LiveBackend"]
+    settings.NOTIFICATIONS = {"WEB_PUSH": GOOD, "BACKENDS": backends}
+    assert checks.check_push_tasks() == []
+
+
+def immediate_backend() -> str:
+    from notifications.compat_tasks import ImmediateBackend
+
+    return f"{ImmediateBackend.__module__}.{ImmediateBackend.__qualname__}"
 
 
 # The template tags.
