@@ -41,8 +41,11 @@ test-js:
 		node --test tests/js/; \
 	else echo "test-js: skipped (node or tests/js missing)"; fi
 
+## The PostgreSQL and Django 6 legs run every test but the browser ones; LEG_MARKS="not e2e and not slow"
+## (say) narrows them further, as .ci/run does.
+LEG_MARKS ?= not e2e
 test-postgres: install
-	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python -m pytest -m "$(LEG_MARKS)" $(PYTEST_ARGS)
 
 test-e2e: install
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
@@ -60,7 +63,7 @@ test-django6:
 	.venv-django6/bin/pip install -q --upgrade pip; \
 	.venv-django6/bin/pip install -q -e ".[test]" "django>=6,<7"; \
 	.venv-django6/bin/python -c 'import django, sys; print("Django", django.__version__, "on Python", sys.version.split()[0])'; \
-	.venv-django6/bin/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	.venv-django6/bin/python -m pytest -m "$(LEG_MARKS)" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
