@@ -1,14 +1,18 @@
 """Child processes, for the suite and the benchmark (bench/run.py) alike: a free port, waiting until a
-server listens on it, stopping a process. Standard library only, so the benchmark imports it cheaply."""
+server listens on it, stopping a process, running a Python script in the repository. Standard library
+only, so the benchmark imports it cheaply."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -47,3 +51,18 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout)
+
+
+def run_script(
+    script: str, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run `script` with this interpreter in the repository; its output as text; raise if it fails."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )

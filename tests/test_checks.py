@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,11 +14,11 @@ from notifications import checks
 from notifications.conf import app_settings
 from notifications.exceptions import NotificationsImproperlyConfigured
 from notifications.layers import redis_channel_layer
+from tests import processes
 
 # Our checks' tags: without the model checks, which may need the database (Django 6).
 OUR_TAGS = [Tags.compatibility, Tags.security]
 
-ROOT = Path(__file__).resolve().parent.parent
 MEMORY = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 REDIS = "channels_redis.core.RedisChannelLayer"
 
@@ -439,15 +436,7 @@ def test_an_in_memory_layer_never_imports_redis(settings_module: str) -> None:
         "DJANGO_DEBUG": "0",
         "DATABASE_URL": "sqlite://:memory:",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = processes.run_script(script, env, timeout=60)
     assert done.stdout.splitlines()[-1] == "False False"
     # Outside the test runner, W001 is reported for this very configuration.
     assert "notifications.W001" in done.stderr

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import os
 import queue
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +15,9 @@ from django.utils import timezone
 from notifications import api, notify
 from notifications.compat_tasks import default_task_backend, task
 from notifications.models import Notification
+from tests import processes
 from tests.conftest import make_user
 
-ROOT = Path(__file__).resolve().parent.parent
 THREADS = {"default": {"BACKEND": "notifications.thread_tasks.ThreadBackend"}}
 
 
@@ -100,14 +97,7 @@ def test_waiting_tasks_never_hold_up_the_exit_and_a_task_due_during_it_is_droppe
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env |= {"DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": "sqlite://:memory:"}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,  # the first task waits for 60 s: the exit must not
-        check=True,
-    )
+    # The first task waits for 60 s: the exit must not.
+    done = processes.run_script(script, env, timeout=30)
     assert "A deferred task was dropped: the process is exiting." in done.stderr
     assert "Traceback" not in done.stderr, done.stderr
