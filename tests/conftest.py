@@ -42,6 +42,8 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("notifications")
 # Every key this test run writes to Redis starts with this prefix (daphne subprocesses inherit it), and
 # only those keys are ever deleted: test runs sharing one Redis do not wipe each other's groups.
+#: TASKS for tests whose tasks run in the background, as on a single-process site.
+THREAD_TASKS = {"default": {"BACKEND": "notifications.thread_tasks.ThreadBackend"}}
 REDIS_PREFIX = os.environ.setdefault("NOTIFICATIONS_TEST_REDIS_PREFIX", f"test{os.getpid()}")
 
 

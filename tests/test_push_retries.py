@@ -16,13 +16,11 @@ from notifications import api, notify
 from notifications.compat_tasks import ImmediateBackend, default_task_backend
 from notifications.models import PushSubscription
 from notifications.push_tasks import send_test_push
-from tests.conftest import make_user
+from tests.conftest import THREAD_TASKS, make_user
 from tests.push_service import Browser, LocalPushService, local_push_service
 from tests.test_webpush import VAPID, subscribe
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-THREADS = {"default": {"BACKEND": "notifications.thread_tasks.ThreadBackend"}}
 
 
 @pytest.fixture
@@ -65,7 +63,7 @@ def phone_and_laptop(
 ) -> tuple[Any, Browser]:
     """alice with two browsers, her tasks run by ThreadBackend; return her and the laptop's browser,
     the newest subscription: the first one send_push pushes to."""
-    settings.TASKS = THREADS
+    settings.TASKS = THREAD_TASKS
     settings.NOTIFICATIONS = {"WEB_PUSH": config}
     alice = make_user("alice")
     subscribe(alice, service, "alice-phone")

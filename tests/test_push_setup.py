@@ -19,7 +19,7 @@ from notifications.conf import app_settings, load, problems
 from notifications.exceptions import NotificationsImproperlyConfigured
 from notifications.models import PushSubscription
 from tests import servers
-from tests.conftest import make_user
+from tests.conftest import THREAD_TASKS, make_user
 from tests.push_service import LocalPushService, local_push_service
 from tests.test_presence import wait_until
 from tests.test_webpush import VAPID, vapid_pair
@@ -115,7 +115,7 @@ def test_w011_when_push_is_on_and_the_tasks_backend_cannot_retry(settings: Any, 
 
 def test_no_w011_with_a_backend_that_defers_or_without_push(settings: Any) -> None:
     settings.NOTIFICATIONS = {"WEB_PUSH": GOOD}
-    settings.TASKS = {"default": {"BACKEND": "notifications.thread_tasks.ThreadBackend"}}
+    settings.TASKS = THREAD_TASKS
     assert checks.check_push_tasks() == []
     del settings.TASKS
     settings.NOTIFICATIONS = {}

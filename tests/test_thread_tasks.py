@@ -16,9 +16,7 @@ from notifications import api, notify
 from notifications.compat_tasks import default_task_backend, task
 from notifications.models import Notification
 from tests import processes
-from tests.conftest import make_user
-
-THREADS = {"default": {"BACKEND": "notifications.thread_tasks.ThreadBackend"}}
+from tests.conftest import THREAD_TASKS, make_user
 
 
 @task()
@@ -28,7 +26,7 @@ def echo(label: str) -> str:
 
 @pytest.fixture
 def threads(settings: Any) -> None:
-    settings.TASKS = THREADS
+    settings.TASKS = THREAD_TASKS
 
 
 def test_a_task_runs_in_the_pool_and_enqueue_returns_at_once(
@@ -87,7 +85,7 @@ def test_waiting_tasks_never_hold_up_the_exit_and_a_task_due_during_it_is_droppe
         "import django\n"
         "from django.conf import settings\n"
         "django.setup()\n"
-        f"settings.TASKS = {THREADS!r}\n"
+        f"settings.TASKS = {THREAD_TASKS!r}\n"
         "from django.utils import timezone\n"
         "from tests.test_thread_tasks import echo\n"
         "echo.using(run_after=timezone.now() + timedelta(seconds=60)).enqueue('an hour later')\n"

@@ -25,7 +25,7 @@ from notifications.conf import vapid_key_problem
 from notifications.models import Notification, Presence, PushSubscription
 from notifications.push_tasks import send_push
 from notifications.webpush import MAX_PAYLOAD_BYTES, encode_payload, read_token_target
-from tests.conftest import make_user
+from tests.conftest import THREAD_TASKS, make_user
 from tests.push_service import LocalPushService, local_push_service, unb64url
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -327,7 +327,7 @@ def test_a_hanging_push_service_delays_neither_notify_nor_live_delivery(
     """With a background task backend, notify() returns while the push is still hanging."""
     import threading
 
-    settings.TASKS = {"default": {"BACKEND": "notifications.thread_tasks.ThreadBackend"}}
+    settings.TASKS = THREAD_TASKS
     settings.NOTIFICATIONS = {"WEB_PUSH": {**web_push, "TIMEOUT": 30}}
     alice = make_user("alice")
     browser = subscribe(alice, service, "alice")
